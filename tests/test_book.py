@@ -1,0 +1,106 @@
+"""Checks on the book's sources: twins, identical code, the glossary, the table of contents."""
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+from diffusion_course.notebooks import executable_pages, twin_of
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+
+def pages(lang: str) -> list[Path]:
+    return sorted((BOOK / lang).rglob("*.md"))
+
+
+def toc_files() -> list[str]:
+    """Every file named in _toc.yml, in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    found = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                found.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return found
+
+
+def code_cells(page: Path) -> list[str]:
+    nb = jupytext.read(page, fmt="md:myst")
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def chinese_prose(page: Path) -> str:
+    """The page's text without code blocks, inline code and link targets."""
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"`[^`]*`", "", text)
+    return re.sub(r"\]\([^)]*\)", "]", text)
+
+
+def glossary_avoid_list() -> list[tuple[str, str]]:
+    """(forbidden variant, preferred term) pairs from the Chinese glossary's table."""
+    rows = []
+    for line in (BOOK / "zh" / "glossary.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("English", ":--"):
+            for variant in re.split(r"[、,，]", cells[2]):
+                if variant.strip():
+                    rows.append((variant.strip(), cells[1]))
+    return rows
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_has_its_twin(lang):
+    missing = [str(p.relative_to(ROOT)) for p in pages(lang) if not twin_of(p, ROOT).exists()]
+    assert not missing, f"pages without a translation: {missing}"
+
+
+@pytest.mark.parametrize("page", executable_pages(ROOT, "en"), ids=lambda p: p.name)
+def test_twins_have_identical_code_cells(page):
+    english, chinese = code_cells(page), code_cells(twin_of(page, ROOT))
+    assert english, f"{page.name} has no code cells"
+    assert english == chinese, f"{page.name}: code cells differ between en and zh"
+
+
+def test_table_of_contents_lists_both_languages_in_parallel():
+    files = toc_files()
+    english = [f[len("book/en/") :] for f in files if f.startswith("book/en/")]
+    chinese = [f[len("book/zh/") :] for f in files if f.startswith("book/zh/")]
+    assert english and english == chinese
+    for name in files:
+        assert (ROOT / f"{name}.md").exists(), f"_toc.yml names a missing page: {name}"
+    on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in BOOK.rglob("*.md")}
+    assert on_disk == set(files), f"pages not in _toc.yml: {sorted(on_disk - set(files))}"
+
+
+def test_glossary_is_parsed():
+    pairs = glossary_avoid_list()
+    assert ("噪音", "噪声") in pairs and len(pairs) > 20
+
+
+@pytest.mark.parametrize("page", pages("zh"), ids=lambda p: p.name)
+def test_chinese_pages_follow_the_glossary(page):
+    prose = chinese_prose(page)
+    if page.name == "glossary.md":
+        return  # the glossary names the variants it forbids
+    used = [f"{bad} (use {good})" for bad, good in glossary_avoid_list() if bad in prose]
+    assert not used, f"{page.name} uses terms the glossary rules out: {used}"
+
+
+@pytest.mark.parametrize("page", pages("zh"), ids=lambda p: p.name)
+def test_chinese_pages_are_written_in_chinese(page):
+    prose = chinese_prose(page)
+    han = len(re.findall(r"[\u4e00-\u9fff]", prose))
+    latin_words = len(re.findall(r"[A-Za-z]{3,}", prose))
+    assert han > 3 * latin_words, f"{page.name} reads as mostly untranslated"
