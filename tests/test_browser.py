@@ -82,6 +82,7 @@ def test_language_link_goes_to_the_twin_and_back(site, page):
     page.wait_for_load_state()
     assert page.url.endswith("/book/zh/unit1/index.html")
     assert "第一单元" in page.locator("h1").first.inner_text()
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
     shot(page, "zh-overview")
     page.locator("a.language-switch").click()
     page.wait_for_load_state()
