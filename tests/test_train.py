@@ -1,0 +1,138 @@
+"""The training script end to end: a short run, resume, kill-and-resume, two processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from _train_helpers import REPO, logged_steps, subprocess_env, tiny_args
+from diffusers import DDPMPipeline
+
+from diffusion_course import checkpoints as ckpt
+from diffusion_course.options import parse_args
+from diffusion_course.train import main, train
+
+
+def test_short_run_saves_a_loadable_pipeline_with_card(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    argv = tiny_args(out, steps=4) + ["--eval-samples", "8", "--eval-inference-steps", "2"]
+    argv += ["--save-samples-steps", "2", "--tensorboard"]
+    assert main(argv) == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pipeline = DDPMPipeline.from_pretrained(str(out))
+    assert pipeline.unet.config.sample_size == 8
+    assert (out / "unet" / "diffusion_pytorch_model.safetensors").exists()
+    assert (out / "samples" / "step-000002.png").exists() and (out / "samples.png").exists()
+    assert logged_steps(out) == [1, 2, 3, 4]
+    card = (out / "README.md").read_text()
+    assert "python -m diffusion_course.train --output-dir" in card
+    assert "seed: 0" in card and "hardware: " in card and "training time:" in card
+    assert "FD " in card and "real vs real" in card
+    assert not list(out.glob("*.tmp")) and not list((out / "checkpoints").glob("*.tmp"))
+    assert (out / "logs" / "tensorboard").is_dir()
+    images = pipeline(batch_size=2, num_inference_steps=2, output_type="np").images
+    assert images.shape == (2, 8, 8, 1)
+
+
+def test_checkpoints_rotate_to_the_last_k(tmp_path):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, steps=6, every=1) + ["--checkpoints-total-limit", "2"]) == 0
+    assert [p.name for p in ckpt.list_checkpoints(out)] == ["checkpoint-5", "checkpoint-6"]
+
+
+def test_resume_continues_steps_and_optimizer_state(tmp_path):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, steps=4, every=2)) == 0
+    seen = []
+    config = parse_args(tiny_args(out, steps=7, every=2) + ["--resume", "latest"])
+    train(config, hooks=[lambda progress: seen.append(progress.step)])
+    assert seen == [5, 6, 7]
+    assert logged_steps(out) == [1, 2, 3, 4, 5, 6, 7]
+    state = torch.load(out / "checkpoints" / "checkpoint-7" / "optimizer.bin", weights_only=False)
+    adam_steps = {int(s["step"]) for s in state["state"].values()}
+    assert adam_steps == {7}  # a fresh optimizer would have counted 3
+    trainer_state = ckpt.read_state(out / "checkpoints" / "checkpoint-7")
+    assert len(trainer_state["commands"]) == 2 and "--resume latest" in trainer_state["commands"][1]
+    ema = torch.load(out / "checkpoints" / "checkpoint-7" / "custom_checkpoint_0.pkl")
+    assert ema["optimization_step"] == 7
+
+
+def test_interrupted_save_is_ignored_and_cleaned(tmp_path):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, steps=2, every=2)) == 0
+    partial = out / "checkpoints" / "checkpoint-9.tmp"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"half a file")
+    (out / "checkpoints" / "checkpoint-8").mkdir()  # no trainer_state.json: not complete
+    assert ckpt.resolve_resume("latest", out).name == "checkpoint-2"
+    assert main(tiny_args(out, steps=3, every=2) + ["--resume", "latest"]) == 0
+    assert not partial.exists()
+    assert logged_steps(out) == [1, 2, 3]
+
+
+def wait_for_checkpoint(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ckpt.list_checkpoints(out):
+        assert process.poll() is None, "training ended before its first checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    steps = 200
+    argv = [sys.executable, "-m", "diffusion_course.train", *tiny_args(out, steps, every=5)]
+    process = subprocess.Popen(
+        argv, env=subprocess_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_checkpoint(out, process)
+        time.sleep(0.1)  # let it run on into the next save, wherever it is
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (out / "model_index.json").exists()
+    killed_at = ckpt.read_state(ckpt.list_checkpoints(out)[-1])["step"]
+    assert killed_at < steps
+    resumed = subprocess.run(
+        argv + ["--resume", "latest"], env=subprocess_env(), cwd=REPO,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resumed from {out / 'checkpoints' / f'checkpoint-{killed_at}'}" in resumed.stdout
+    assert logged_steps(out) == list(range(1, steps + 1))
+    assert (out / "model_index.json").exists()
+    final = json.loads((out / "logs" / "final_state.json").read_text())
+    assert final["step"] == steps and len(final["commands"]) == 2
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_and_save_once(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", "29517", "-m", "diffusion_course.train", *tiny_args(out, 6, 3),
+    ]  # fmt: skip
+    env = subprocess_env()
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    if torch.cuda.is_available():
+        pytest.skip("this test checks the CPU (gloo) path")
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("saved pipeline to") == 1
+    assert logged_steps(out) == [1, 2, 3, 4, 5, 6]
+    state = ckpt.read_state(out / "checkpoints" / "checkpoint-6")
+    assert state["num_processes"] == 2
+    names = {p.name for p in (out / "checkpoints" / "checkpoint-6").iterdir()}
+    assert {"random_states_0.pkl", "random_states_1.pkl"} <= names
+    assert (out / "model_index.json").exists()
