@@ -1,0 +1,67 @@
+"""The shipped pretrained pipeline: loads offline, is small, and draws digits."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from _train_helpers import REPO, subprocess_env
+from diffusers import DDPMPipeline
+
+from diffusion_course.evaluate import evaluate_pipeline
+from diffusion_course.pretrained import PRETRAINED_DIR, load_pretrained_pipeline
+
+
+def test_files_are_small_and_safetensors():
+    total = sum(p.stat().st_size for p in PRETRAINED_DIR.rglob("*") if p.is_file())
+    assert total < 6_000_000
+    assert (PRETRAINED_DIR / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    assert not list(PRETRAINED_DIR.rglob("*.bin"))
+    assert not (PRETRAINED_DIR / "checkpoints").exists()
+
+
+def test_package_data_includes_the_assets():
+    text = (REPO / "code" / "pyproject.toml").read_text()
+    assert re.search(r'diffusion_course = \[[^\]]*"assets/\*\*/\*"', text)
+
+
+def test_loads_with_diffusers_offline():
+    code = (
+        "from diffusers import DDPMPipeline; from diffusion_course.pretrained import "
+        "PRETRAINED_DIR; p = DDPMPipeline.from_pretrained(PRETRAINED_DIR); "
+        "print(type(p).__name__, p.unet.config.sample_size, p.unet.config.in_channels)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        env=subprocess_env(), cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["DDPMPipeline", "16", "1"]
+
+
+def test_model_card_records_the_run():
+    card = (PRETRAINED_DIR / "README.md").read_text()
+    assert "python -m diffusion_course.train" in card
+    for needle in ("seed: ", "training time: ", "hardware: ", "real vs real"):
+        assert needle in card
+    assert re.search(r"FD \d+\.\d \(real vs real", card)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> DDPMPipeline:
+    return load_pretrained_pipeline(device="cpu")
+
+
+def test_loader_returns_a_cpu_pipeline(pipeline):
+    assert isinstance(pipeline, DDPMPipeline)
+    assert pipeline.unet.device == torch.device("cpu")
+
+
+def test_samples_read_as_digits(pipeline):
+    report = evaluate_pipeline(pipeline, num_samples=128, steps=50, seed=0)
+    assert report.confident_share > 0.6, report
+    assert report.class_coverage >= 8, report
+    assert report.fd < 6 * report.reference_fd, report
