@@ -128,8 +128,8 @@ def ddpm_step(
 
     x0 is unknown, so the network's estimate takes its place (DDPM paper, eqs. 6-7). The mean
     mixes that estimate and x_t; "fixed_small" uses the posterior variance, "fixed_large" uses
-    beta_t. The last step (t = 0) adds no noise, and noise is drawn only when t > 0, so the same
-    generator gives the same samples as diffusers.
+    beta_t. The step to t = -1 adds no noise; noise is drawn only when t > 0, as diffusers does,
+    so the same generator gives the same samples.
     """
     if variance_type not in VARIANCE_TYPES:
         raise ValueError(f"unknown variance type {variance_type!r}; choose {VARIANCE_TYPES}")
@@ -142,6 +142,7 @@ def ddpm_step(
     x0 = predicted_x0(model_output, sample, abar_t, prediction_type)
     if clip_sample:
         x0 = x0.clamp(-1.0, 1.0)
+    # The posterior mean (eq. 7) blends the x0 estimate and the current sample.
     x0_coef = abar_prev**0.5 * beta_t / (1 - abar_t)
     xt_coef = alpha_t**0.5 * (1 - abar_prev) / (1 - abar_t)
     mean = x0_coef * x0 + xt_coef * sample
