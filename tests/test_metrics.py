@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_helpers import REPO, subprocess_env
+from _train_helpers import (
+    REPO,
+    one_thread,  # noqa: F401 (fixture used by pytestmark)
+    subprocess_env,
+)
 
 from diffusion_course.classifier import WEIGHTS_PATH, accuracy, load_classifier
 from diffusion_course.data import digits_tensors
@@ -23,6 +27,9 @@ from diffusion_course.metrics import (
 )
 
 N = 256
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

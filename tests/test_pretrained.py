@@ -8,11 +8,17 @@ import sys
 
 import pytest
 import torch
-from _train_helpers import REPO, subprocess_env
+from _train_helpers import (
+    REPO,
+    one_thread,  # noqa: F401 (fixture used by pytestmark)
+    subprocess_env,
+)
 from diffusers import DDPMPipeline
 
 from diffusion_course.evaluate import evaluate_pipeline
 from diffusion_course.pretrained import PRETRAINED_DIR, load_pretrained_pipeline
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_files_are_small_and_safetensors():

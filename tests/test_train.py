@@ -12,12 +12,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from _train_helpers import REPO, logged_steps, subprocess_env, tiny_args
+from _train_helpers import (
+    REPO,
+    logged_steps,
+    one_thread,  # noqa: F401 (fixture used by pytestmark)
+    subprocess_env,
+    tiny_args,
+)
 from diffusers import DDPMPipeline
 
 from diffusion_course import checkpoints as ckpt
 from diffusion_course.options import parse_args
 from diffusion_course.train import main, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_short_run_saves_a_loadable_pipeline_with_card(tmp_path, monkeypatch):

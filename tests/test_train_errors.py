@@ -8,11 +8,18 @@ import time
 from pathlib import Path
 
 import pytest
-from _train_helpers import REPO, subprocess_env, tiny_args
+from _train_helpers import (
+    REPO,
+    one_thread,  # noqa: F401 (fixture used by pytestmark)
+    subprocess_env,
+    tiny_args,
+)
 from PIL import Image
 
 from diffusion_course.image_folder import ImageListDataset, scan_image_folder
 from diffusion_course.train import main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str]:
