@@ -198,10 +198,25 @@ def write_results(speeds: dict, rows: list[dict], marks: list[float], args, info
             f"| {name} | {r0['model']} | {r0['prediction_type']} | {r0['beta_schedule']} | "
             f"{r0['lr_scheduler']} | {'on' if r0['ema'] else 'off'} | " + " | ".join(cells) + " |"
         )
+    lines += ["", fd_noise_line(args.eval_samples), ""]
     lines += ["", f"Best at 2 min (lowest FD): **{best['recipe']}** (FD {best['fd']:.1f}).", ""]
     text = "\n".join(lines)
     (HERE / "results.md").write_text(text, encoding="utf-8")
     return best["recipe"]
+
+
+def fd_noise_line(num_samples: int, seeds: int = 5) -> str:
+    """How much FD moves between equally good sample sets: real-vs-real over random subsets."""
+    import numpy as np
+
+    from diffusion_course.metrics import reference_fd
+
+    values = np.array([reference_fd(num_samples, seed) for seed in range(seeds)])
+    return (
+        f"FD noise: real-vs-real FD over {seeds} random subsets of {num_samples} training "
+        f"digits is {values.mean():.1f} ± {values.std(ddof=1):.1f} (sd); differences of that "
+        "size between recipes are not meaningful."
+    )
 
 
 def pick_best(rows: list[dict], minutes: float) -> dict:

@@ -144,3 +144,15 @@ def test_two_cpu_processes_train_and_save_once(tmp_path):
     names = {p.name for p in (out / "checkpoints" / "checkpoint-6").iterdir()}
     assert {"random_states_0.pkl", "random_states_1.pkl"} <= names
     assert (out / "model_index.json").exists()
+
+
+def test_epochs_with_accumulation_and_bf16(tmp_path):
+    out = tmp_path / "run"
+    argv = tiny_args(out, steps=1, every=0)
+    argv[argv.index("--max-train-steps") : argv.index("--max-train-steps") + 2] = []
+    argv += ["--num-epochs", "1", "--train-batch-size", "128", "--gradient-accumulation-steps"]
+    argv += ["2", "--mixed-precision", "bf16", "--no-ema", "--prediction-type", "v_prediction"]
+    assert main(argv) == 0
+    assert logged_steps(out) == list(range(1, 7))  # 1438 digits / (128 x 2) -> 6 steps
+    assert not ckpt.list_checkpoints(out)  # --checkpointing-steps 0 saves none
+    assert (out / "model_index.json").exists()
