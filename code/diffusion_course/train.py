@@ -26,6 +26,7 @@ import diffusers
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
@@ -440,6 +441,10 @@ class Trainer:
             self.log.close()
         acc.wait_for_everyone()
         acc.end_training()
+        if acc.num_processes == 1:
+            # accelerate keeps one global state per process; clearing it lets a notebook or the
+            # benchmark start another run in the same process with other settings (e.g. bf16).
+            AcceleratorState._reset_state(reset_partial_state=True)
         return self.out
 
     def _save_pipeline(self) -> None:
