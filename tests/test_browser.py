@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +156,22 @@ def test_no_broken_internal_links_or_images(site, page):
         ]
     assert not broken, "\n".join(broken)
     assert len(internal_pages()) >= 4
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pages_show_every_figure_their_notebook_produced(site, page, lang):
+    # Guards against a build that runs the notebooks without the inline matplotlib backend.
+    for notebook in sorted(ROOT.joinpath("book", "en").rglob("*.ipynb")):
+        nb = nbformat.read(notebook, as_version=4)
+        expected = sum(
+            "image/png" in out.get("data", {})
+            for cell in nb.cells
+            for out in cell.get("outputs", [])
+        )
+        rel = notebook.relative_to(ROOT / "book" / "en").with_suffix(".html").as_posix()
+        page.goto(f"{site}/book/{lang}/{rel}")
+        shown = page.locator(".cell_output img").count()
+        assert expected > 0 and shown == expected, f"{lang}/{rel}: {shown} of {expected} figures"
 
 
 def test_landing_page_offers_both_languages(site, page):
