@@ -14,9 +14,15 @@ $(VENV)/.installed: requirements.txt code/pyproject.toml
 setup: $(VENV)/.installed
 
 # Build the site, executing every notebook on this machine; any warning fails the build.
+# Two Jupyter Book builds share one execution cache: English (with the landing page) into
+# _build/html, then Chinese (`language: zh_CN`, _config.zh.yml) copied to _build/html/zh.
+ZH_CONFIG := _build/zh/_config.yml
 book: setup
-	rm -rf _build/html
+	rm -rf _build/html _build/zh/_build/html
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(PY) _ext/merge_config.py _config.yml _config.zh.yml $(ZH_CONFIG)
+	$(BIN)/jupyter-book build . -W -n --keep-going --config $(ZH_CONFIG) --toc _toc.zh.yml --path-output _build/zh
+	cp -r _build/zh/_build/html _build/html/zh
 
 # Unit tests, nbval over the launchable notebooks, and the browser test against _build/html.
 test: setup

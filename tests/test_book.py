@@ -17,9 +17,9 @@ def pages(lang: str) -> list[Path]:
     return sorted((BOOK / lang).rglob("*.md"))
 
 
-def toc_files() -> list[str]:
-    """Every file named in _toc.yml, in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+def toc_files(name: str) -> list[str]:
+    """Every file named in a table of contents (_toc.yml or _toc.zh.yml), in order."""
+    toc = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
     found = [toc["root"]]
 
     def walk(entries):
@@ -73,15 +73,18 @@ def test_twins_have_identical_code_cells(page):
     assert english == chinese, f"{page.name}: code cells differ between en and zh"
 
 
-def test_table_of_contents_lists_both_languages_in_parallel():
-    files = toc_files()
-    english = [f[len("book/en/") :] for f in files if f.startswith("book/en/")]
-    chinese = [f[len("book/zh/") :] for f in files if f.startswith("book/zh/")]
+def test_tables_of_contents_list_both_languages_in_parallel():
+    # One build per language: _toc.yml (landing page + English), _toc.zh.yml (Chinese).
+    english_toc, chinese_toc = toc_files("_toc.yml"), toc_files("_toc.zh.yml")
+    english = [f[len("book/en/") :] for f in english_toc if f.startswith("book/en/")]
+    chinese = [f[len("book/zh/") :] for f in chinese_toc if f.startswith("book/zh/")]
     assert english and english == chinese
+    assert len(chinese) == len(chinese_toc), "_toc.zh.yml lists a page outside book/zh/"
+    files = english_toc + chinese_toc
     for name in files:
-        assert (ROOT / f"{name}.md").exists(), f"_toc.yml names a missing page: {name}"
+        assert (ROOT / f"{name}.md").exists(), f"a table of contents names a missing page: {name}"
     on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in BOOK.rglob("*.md")}
-    assert on_disk == set(files), f"pages not in _toc.yml: {sorted(on_disk - set(files))}"
+    assert on_disk == set(files), f"pages in no table of contents: {sorted(on_disk - set(files))}"
 
 
 def test_glossary_is_parsed():
