@@ -22,7 +22,10 @@ from myst_nb.sphinx_ import NbMetadataCollector
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+LOGGER = logging.getLogger(__name__)
 
 PACKAGES = ["torch", "diffusers", "accelerate", "datasets", "numpy", "jupyter-book", "myst-nb"]
 USES_FIGURES = "course_exec_figures"
@@ -167,7 +170,10 @@ def cpu_minutes(fromdoc: str, target: str, env) -> nodes.Node:
     docname = posixpath.normpath(posixpath.join(posixpath.dirname(fromdoc), target))
     run = NbMetadataCollector.get_doc_data(env).get(docname, {}).get("exec_data")
     if not run or run["runtime"] is None:
-        raise ValueError(f"{fromdoc}: no execution data for {docname!r} (is it a notebook page?)")
+        LOGGER.warning(
+            f"no execution data for {docname!r}: is it a notebook page?", location=fromdoc
+        )
+        return nodes.inline(text="?", classes=["cpu-minutes"])
     return nodes.inline(text=f"{run['runtime'] / 60:.1f}", classes=["cpu-minutes"])
 
 

@@ -32,6 +32,10 @@ def main(argv: list[str]) -> int:
         print("usage: merge_config.py BASE.yml OVERRIDES.yml OUTPUT.yml", file=sys.stderr)
         return 2
     base_path, overrides_path, output = (Path(a) for a in argv)
+    for path in (base_path, overrides_path):
+        if not path.is_file():
+            print(f"error: {path} not found; run from the repository root", file=sys.stderr)
+            return 2
     config = merge(
         yaml.safe_load(base_path.read_text(encoding="utf-8")),
         yaml.safe_load(overrides_path.read_text(encoding="utf-8")),
