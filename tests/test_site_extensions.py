@@ -1,8 +1,12 @@
 """The site's own build helpers in _ext/: glossary search terms and the Chinese build's config."""
 
+import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +81,23 @@ def test_missing_config_is_one_clear_error(tmp_path, capsys):
     out = tmp_path / "out.yml"
     assert merge_main([str(tmp_path / "nope.yml"), str(ROOT / "_config.zh.yml"), str(out)]) == 2
     assert "nope.yml not found" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs node to run the browser splitter")
+def test_browser_splitter_cuts_queries_into_the_longest_index_terms():
+    terms = ["扩散模型", "扩散", "模型", "训练", "时间步", "调度器"]
+    index = {"terms": dict.fromkeys(terms, 1), "titleterms": {}}
+    script = (
+        f"var Search = {{_index: {json.dumps(index)}}};"
+        + (ROOT / "_ext" / "zh_search_splitter.js").read_text(encoding="utf-8")
+        + "for (const q of process.argv.slice(1)) console.log(JSON.stringify(splitQuery(q)));"
+    )
+    queries = ["扩散模型的训练", "时间步 DDPM", "UNet2DModel调度器", "的"]
+    run = subprocess.run(["node", "-e", script, *queries], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert [json.loads(line) for line in run.stdout.splitlines()] == [
+        ["扩散模型", "训练"],
+        ["时间步", "DDPM"],
+        ["UNet2DModel", "调度器"],
+        [],
+    ]
