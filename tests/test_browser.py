@@ -107,9 +107,16 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def typeset(page) -> None:
+def typeset(page, network) -> None:
     """Wait until MathJax has typeset the page (it loads from the site's own _mathjax/)."""
-    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"MathJax did not load; blocked {network.blocked}, failed {network.failed}")
     page.evaluate("() => MathJax.startup.promise")
 
 
@@ -121,7 +128,7 @@ def test_formulas_are_typeset_offline(site, page, network, lang, name):
     network.clear()
     page.goto(site + url_of(lang, name))
     page.wait_for_load_state("networkidle")
-    typeset(page)
+    typeset(page, network)
     maths = page.locator(".math").count()
     rendered = page.locator(".math mjx-container").count()
     assert maths > 0, f"{name} has no formula to check"
@@ -252,6 +259,8 @@ def search(site, page, lang: str, query: str) -> list[str]:
 def test_chinese_search_finds_course_terms_on_chinese_pages(site, page, query, expected):
     hrefs = search(site, page, "zh", query)
     assert any(url_of("zh", f"unit1/{expected}") in h for h in hrefs), hrefs
+    if query != "扩散模型的训练":  # a course term is one term of the index, not pieces of it
+        assert page.evaluate("q => splitQuery(q)", query) == [query]
     assert all("/zh/book/zh/" in h for h in hrefs), hrefs
     if query == "扩散模型的训练":
         shot(page, "search-zh")
