@@ -45,7 +45,6 @@ from diffusion_course.options import (
     total_steps,
     validate_config,
 )
-from diffusion_course.presets import build_unet
 
 LOG_COLUMNS = ("step", "epoch", "loss", "lr", "train_seconds", "images_per_second")
 PIPELINE_ITEMS = ("unet", "scheduler", "README.md", "samples.png", "model_index.json")
@@ -133,14 +132,6 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     )
 
 
-def make_noise_scheduler(config: TrainConfig) -> DDPMScheduler:
-    return DDPMScheduler(
-        num_train_timesteps=config.num_train_timesteps,
-        beta_schedule=config.beta_schedule,
-        prediction_type=config.prediction_type,
-    )
-
-
 def make_ema(config: TrainConfig, model: UNet2DModel) -> EMAModel | None:
     """EMA with warm-up (decay grows from 0 towards --ema-max-decay), as in diffusers' example."""
     if not config.use_ema:
@@ -217,8 +208,8 @@ class Trainer:
         self.accelerator = make_accelerator(config)
         set_seed(config.seed, device_specific=True)
         self._make_folders()
-        self.noise_scheduler = make_noise_scheduler(config)
-        model = build_unet(config.model, config.resolution, config.channels)
+        self.noise_scheduler = config.noise_scheduler()
+        model = config.build_unet()
         self.ema = make_ema(config, model)
         dataset = ImageListDataset(
             prepared.images, config.resolution, config.channels, config.random_flip
@@ -242,7 +233,7 @@ class Trainer:
             config.lr_scheduler,
             optimizer=optimizer,
             num_warmup_steps=config.lr_warmup_steps * acc.num_processes,
-            num_training_steps=max(self.total_steps, 1) * acc.num_processes,
+            num_training_steps=self.total_steps and self.total_steps * acc.num_processes,
         )
         self.model, self.optimizer, self.loader, self.lr_scheduler = acc.prepare(
             model, optimizer, loader, lr_scheduler
@@ -297,7 +288,7 @@ class Trainer:
         """Train until the step count or time budget is reached, then save the pipeline."""
         acc = self.accelerator
         bar = tqdm(
-            total=self.total_steps if self.total_steps < 10**9 else None,
+            total=self.total_steps,
             initial=self.step,
             disable=not (acc.is_local_main_process and self.config.progress_bar),
             desc="train",
@@ -327,7 +318,7 @@ class Trainer:
         return self._finish()
 
     def _finished(self) -> bool:
-        return self.step >= self.total_steps
+        return self.total_steps is not None and self.step >= self.total_steps
 
     def _micro_step(self, clean: torch.Tensor) -> float:
         noise = torch.randn_like(clean)
@@ -494,7 +485,7 @@ def command_line(config: TrainConfig, num_processes: int) -> str:
     """The command that reproduces this run, as a learner would type it."""
     import shlex
 
-    args = shlex.join(config.argv)
+    args = shlex.join(config.to_argv())
     threads = os.environ.get("OMP_NUM_THREADS")
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
     if num_processes > 1:
