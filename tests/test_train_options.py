@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
 from diffusion_course.errors import UsageError
 from diffusion_course.options import (
@@ -94,9 +95,15 @@ def test_presets_build_a_unet_of_the_right_shape(preset):
     size = max(16, min_resolution(preset))
     kwargs = unet_kwargs(preset, size, 3)
     assert kwargs["sample_size"] == size and kwargs["in_channels"] == 3
-    if preset == "tiny":
-        unet = build_unet(preset, size, 1)
-        assert 0.5e6 < sum(p.numel() for p in unet.parameters()) < 2e6
+    unet = build_unet(preset, size, 3)
+    with torch.no_grad():
+        out = unet(torch.zeros(2, 3, size, size), torch.tensor([0, 999])).sample
+    assert out.shape == (2, 3, size, size)
+
+
+def test_presets_grow_in_size():
+    sizes = [sum(p.numel() for p in build_unet(n, 16, 1).parameters()) for n in PRESETS]
+    assert sizes == sorted(sizes) and 0.5e6 < sizes[0] < 2e6  # tiny, small, base
 
 
 def test_every_option_has_help_and_every_setting_an_option():
