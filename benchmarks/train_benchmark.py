@@ -35,21 +35,12 @@ import torch
 from diffusion_course.evaluate import evaluate_pipeline
 from diffusion_course.model_card import hardware_description
 from diffusion_course.options import parse_args
-from diffusion_course.recipes import Recipe
+from diffusion_course.recipes import BENCHMARK_RECIPES, Recipe
 from diffusion_course.train import TrainingProgress, train
 
 HERE = Path(__file__).parent
 PRESETS = ("tiny", "small", "base")
-RECIPES = (
-    Recipe(name="eps-linear-cosine-lr", model="tiny"),
-    Recipe(name="eps-cosbeta", model="tiny", beta_schedule="squaredcos_cap_v2"),
-    Recipe(
-        name="v-cosbeta", model="tiny", prediction_type="v_prediction",
-        beta_schedule="squaredcos_cap_v2",
-    ),
-    Recipe(name="eps-linear-const-lr", model="tiny", lr_scheduler="constant_with_warmup"),
-    Recipe(name="small-eps-linear", model="small"),
-)  # fmt: skip
+RECIPES = tuple(BENCHMARK_RECIPES.values())
 FIELDS = (
     "recipe", "model", "prediction_type", "beta_schedule", "lr_scheduler", "ema", "minutes",
     "steps", "train_seconds", "fd", "reference_fd", "confident_share", "class_coverage",

@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from _train_helpers import (
     REPO,
-    one_thread,  # noqa: F401 (fixture used by pytestmark)
     subprocess_env,
 )
 
