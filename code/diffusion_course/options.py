@@ -424,11 +424,15 @@ def total_steps(config: TrainConfig, num_images: int, num_processes: int = 1) ->
 
 __all__ = [
     "BETA_SCHEDULES",
+    "DIFFUSERS_NAMES",
     "PREDICTION_TYPES",
+    "RESUME_KEYS",
     "TrainConfig",
     "build_parser",
     "check_output_dir",
     "parse_args",
+    "settings",
+    "steps_per_epoch",
     "total_steps",
     "validate_config",
 ]
