@@ -174,3 +174,15 @@ def test_epochs_with_accumulation_and_bf16(tmp_path):
     assert logged_steps(out) == list(range(1, 7))  # 1438 digits / (128 x 2) -> 6 steps
     assert not ckpt.list_checkpoints(out)  # --checkpointing-steps 0 saves none
     assert (out / "model_index.json").exists()
+
+
+def test_time_budget_alone_ends_the_run(tmp_path):
+    """--max-minutes without a step count: no step total (None), the budget stops the loop."""
+    out = tmp_path / "run"
+    argv = tiny_args(out, steps=1, every=0)
+    argv[argv.index("--max-train-steps") : argv.index("--max-train-steps") + 2] = []
+    argv += ["--max-minutes", "0.002", "--lr-scheduler", "constant_with_warmup"]
+    assert main(argv) == 0
+    state = json.loads((out / "logs" / "final_state.json").read_text())
+    assert state["total_steps"] is None and state["train_seconds"] >= 0.12
+    assert logged_steps(out) == list(range(1, state["step"] + 1))

@@ -68,32 +68,23 @@ RESUME_KEYS = (
 )
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _number(kind: type, ok: Callable[[Any], bool], rule: str) -> Callable[[str], Any]:
+    """An ``argparse`` type that parses a number and checks its range."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse says "invalid int value: 'x'"
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, e.g. 0.999, got {text}")
-    return value
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "0 or more")
+positive_float = _number(float, lambda v: v > 0, "a positive number")
+fraction = _number(float, lambda v: 0 < v < 1, "between 0 and 1, e.g. 0.999")
 
 
 DATA = "data (default: the bundled handwritten digits)"
@@ -424,11 +415,15 @@ def total_steps(config: TrainConfig, num_images: int, num_processes: int = 1) ->
 
 __all__ = [
     "BETA_SCHEDULES",
+    "DIFFUSERS_NAMES",
     "PREDICTION_TYPES",
+    "RESUME_KEYS",
     "TrainConfig",
     "build_parser",
     "check_output_dir",
     "parse_args",
+    "settings",
+    "steps_per_epoch",
     "total_steps",
     "validate_config",
 ]
