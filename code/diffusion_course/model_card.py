@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from diffusion_course.metrics import METRIC_NOTE
+
 
 def hardware_description() -> str:
     """One line naming the accelerator or CPU model, core count and torch threads."""
@@ -90,10 +92,7 @@ Command{"s (the run was resumed)" if commands.count(chr(10)) else ""}:
 
 {metric or "Not measured (the metric is defined for the 16x16 greyscale digits)."}
 
-FD is the Fréchet distance to the held-out test digits in the feature space of the course's
-digits classifier (lower is better; the real-vs-real value is the floor for this sample count),
-"confident" is the share of samples the classifier reads with probability >= 0.9, and
-"classes" counts digits that make up at least 2.5 % of the samples.
+{METRIC_NOTE}
 
 ## All settings
 
