@@ -41,6 +41,7 @@ RESUME_KEYS = (
     "model",
     "prediction_type",
     "beta_schedule",
+    "rescale_betas_zero_snr",
     "num_train_timesteps",
     "use_ema",
     "train_batch_size",
@@ -64,7 +65,9 @@ class TrainConfig:
     model: str = "tiny"
     prediction_type: str = "epsilon"
     beta_schedule: str = "linear"
+    rescale_betas_zero_snr: bool = False
     num_train_timesteps: int = 1000
+    snr_gamma: float | None = None
     train_batch_size: int = 64
     max_train_steps: int | None = None
     num_epochs: int | None = None
@@ -163,7 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", choices=sorted(PRESETS), default="tiny", help="UNet size")
     model.add_argument("--prediction-type", choices=PREDICTION_TYPES, default="epsilon")
     model.add_argument("--beta-schedule", choices=BETA_SCHEDULES, default="linear")
+    model.add_argument(
+        "--rescale-betas-zero-snr",
+        action="store_true",
+        help="zero terminal SNR (Lin et al. 2024; use with v_prediction), trailing timesteps",
+    )
     model.add_argument("--num-train-timesteps", type=_positive_int, default=1000)
+    model.add_argument(
+        "--snr-gamma",
+        type=_positive_float,
+        help="min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; default: plain MSE",
+    )
 
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--train-batch-size", "--batch-size", type=_positive_int, default=64)
@@ -225,6 +238,11 @@ def validate_config(config: TrainConfig) -> None:
         raise UsageError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on a CPU")
     if not 0 < config.ema_max_decay < 1:
         raise UsageError("--ema-max-decay must be between 0 and 1, e.g. 0.999")
+    if config.rescale_betas_zero_snr and config.prediction_type == "epsilon":
+        raise UsageError(
+            "--rescale-betas-zero-snr makes the last step pure noise, where epsilon cannot be "
+            "predicted; add --prediction-type v_prediction"
+        )
     if config.hub_model_id and not config.push_to_hub:
         raise UsageError("--hub-model-id is only used with --push-to-hub; add --push-to-hub")
 

@@ -30,7 +30,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
+from diffusers.training_utils import EMAModel, compute_snr
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -46,6 +46,7 @@ from diffusion_course.options import (
     validate_config,
 )
 from diffusion_course.presets import build_unet
+from diffusion_course.recipes import noise_scheduler
 
 LOG_COLUMNS = ("step", "epoch", "loss", "lr", "train_seconds", "images_per_second")
 PIPELINE_ITEMS = ("unet", "scheduler", "README.md", "samples.png", "model_index.json")
@@ -134,10 +135,11 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 
 
 def make_noise_scheduler(config: TrainConfig) -> DDPMScheduler:
-    return DDPMScheduler(
-        num_train_timesteps=config.num_train_timesteps,
-        beta_schedule=config.beta_schedule,
-        prediction_type=config.prediction_type,
+    return noise_scheduler(
+        config.num_train_timesteps,
+        config.beta_schedule,
+        config.prediction_type,
+        config.rescale_betas_zero_snr,
     )
 
 
@@ -166,6 +168,19 @@ def training_target(
     if kind == "sample":
         return clean
     return scheduler.get_velocity(clean, noise, t)
+
+
+def min_snr_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-sample loss weights of min-SNR-gamma (Hang et al. 2023): the loss of each timestep
+    counts as if the target were x0 with weight min(SNR, gamma), whatever is predicted."""
+    snr = compute_snr(scheduler, t)
+    clipped = snr.clamp(max=gamma)
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return clipped / snr.clamp(min=1e-8)
+    if kind == "v_prediction":
+        return clipped / (snr + 1)
+    return clipped
 
 
 class MetricsLog:
@@ -338,7 +353,12 @@ class Trainer:
         with self.accelerator.accumulate(self.model):
             pred = self.model(noisy, t, return_dict=False)[0]
             target = training_target(self.noise_scheduler, clean, noise, t)
-            loss = F.mse_loss(pred.float(), target.float())
+            if self.config.snr_gamma:
+                per_image = F.mse_loss(pred.float(), target.float(), reduction="none")
+                weights = min_snr_weights(self.noise_scheduler, t, self.config.snr_gamma)
+                loss = (per_image.mean((1, 2, 3)) * weights).mean()
+            else:
+                loss = F.mse_loss(pred.float(), target.float())
             self.accelerator.backward(loss)
             if self.accelerator.sync_gradients:
                 self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
