@@ -7,7 +7,7 @@ Usage::
 It prints one line such as ``KID 12.34 [9.87, 15.02] (real vs real 0.41 [-2.10, 3.30]) |
 recognizable 91% [88%, 94%] (real 99% [98%, 100%]) | classes 10/10`` (see ``metrics.py``).
 ``--sampler ddim`` or ``dpm`` samples with DDIM or DPM-Solver++ instead of the pipeline's own
-DDPM scheduler, on 'trailing' timesteps (which start at the noisiest step).
+DDPM scheduler (see ``with_sampler``).
 """
 
 from __future__ import annotations
@@ -28,14 +28,19 @@ SAMPLERS = ("ddpm", "ddim", "dpm")
 
 
 def with_sampler(pipeline: DDPMPipeline, sampler: str = "ddpm") -> DDPMPipeline:
-    """The same UNet with another sampler: DDIM (eta 0) or DPM-Solver++ (2nd order), both on
-    'trailing' timesteps; 'ddpm' keeps the pipeline as it is."""
+    """The same UNet with another sampler: DDIM (eta 0) on 'trailing' timesteps, which start at
+    the noisiest step, or DPM-Solver++ (2nd order) on the training scheduler's own spacing
+    (from the very last step of a cosine schedule its first step diverges); 'ddpm' keeps the
+    pipeline as it is."""
     if sampler == "ddpm":
         return pipeline
-    kinds = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
-    if sampler not in kinds:
+    config = pipeline.scheduler.config
+    if sampler == "ddim":
+        scheduler = DDIMScheduler.from_config(config, timestep_spacing="trailing")
+    elif sampler == "dpm":
+        scheduler = DPMSolverMultistepScheduler.from_config(config)
+    else:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
-    scheduler = kinds[sampler].from_config(pipeline.scheduler.config, timestep_spacing="trailing")
     return DDPMPipeline(unet=pipeline.unet, scheduler=scheduler)
 
 
