@@ -95,7 +95,12 @@ def read_scores() -> list[dict]:
         for key in SCORE_FIELDS[1:]:
             if key not in ("weights", "sampler"):
                 row[key] = float(row[key])
-    return rows
+    latest = {score_key(row): row for row in rows}  # a snapshot scored twice counts once
+    return list(latest.values())
+
+
+def score_key(row: dict) -> tuple:
+    return tuple(row[k] for k in SCORE_FIELDS[:8] if k != "step")
 
 
 def append_score(row: dict) -> None:
