@@ -24,7 +24,7 @@ test: setup
 
 # Regenerate the launchable .ipynb beside every executable page (executes the English ones).
 notebooks: setup
-	$(BIN)/diffusion-course-notebooks
+	$(PY) tools/notebooks.py
 
 clean:
 	rm -rf _build

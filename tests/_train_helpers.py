@@ -7,9 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -40,16 +37,3 @@ def subprocess_env() -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
-
-
-@pytest.fixture
-def one_thread():
-    """Run a test's torch work on one thread, then restore the setting.
-
-    Two threads on a busy 2-core machine spin-wait for each other and run many times slower;
-    one thread is about as fast when the machine is idle.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -6,8 +6,7 @@ from pathlib import Path
 import jupytext
 import pytest
 import yaml
-
-from diffusion_course.notebooks import executable_pages, twin_of
+from notebooks import executable_pages, twin_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"

@@ -11,7 +11,6 @@ import pytest
 import torch
 from _train_helpers import (
     REPO,
-    one_thread,  # noqa: F401 (fixture used by pytestmark)
     subprocess_env,
 )
 

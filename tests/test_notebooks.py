@@ -4,10 +4,9 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import notebooks
 import pytest
-
-from diffusion_course import notebooks
-from diffusion_course.notebooks import build_notebook, executable_pages, is_stale, notebook_path
+from notebooks import build_notebook, executable_pages, is_stale, notebook_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = executable_pages(ROOT)
@@ -22,7 +21,7 @@ def test_there_are_executable_pages_in_both_languages():
 def test_paired_notebook_is_up_to_date(page):
     assert not is_stale(page, ROOT), (
         f"{notebook_path(page).relative_to(ROOT)} is out of date; "
-        f"run: diffusion-course-notebooks {page.relative_to(ROOT)}"
+        f"run: python tools/notebooks.py {page.relative_to(ROOT)}"
     )
 
 

@@ -169,3 +169,31 @@ def test_step_refuses_unknown_options() -> None:
         ddpm_step(x, 5, x, abar, variance_type="learned")
     with pytest.raises(ValueError, match="num_inference_steps"):
         inference_timesteps(0)
+
+
+def test_mean_for_predicted_noise_is_eq_11() -> None:
+    """Without clipping, eq. 7's mean with eq. 15's x0 is eq. 11's mean in terms of the noise."""
+    abar = alphas_cumprod(beta_schedule("linear"))
+    x_t, eps = torch.randn(2, 2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    t = 500
+    alpha_t, beta_t = abar[t] / abar[t - 1], 1 - abar[t] / abar[t - 1]
+    eq_11 = (x_t - beta_t / (1 - abar[t]) ** 0.5 * eps) / alpha_t**0.5
+    step = ddpm_step(
+        eps, t, x_t, abar, clip_sample=False, generator=torch.Generator().manual_seed(1)
+    )
+    z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(1))
+    beta_tilde = (1 - abar[t - 1]) / (1 - abar[t]) * beta_t
+    assert (step.prev_sample - (eq_11 + beta_tilde**0.5 * z)).abs().max() < 1e-5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA generator")
+def test_noise_is_drawn_on_the_generators_device() -> None:
+    """A CUDA generator with CPU tensors, as diffusers allows: the same draws as diffusers."""
+    ref = reference("linear")
+    x_t, eps = torch.randn(2, 2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    theirs = ref.step(eps, 500, x_t, generator=torch.Generator("cuda").manual_seed(3))
+    ours = ddpm_step(
+        eps, 500, x_t, ref.alphas_cumprod, generator=torch.Generator("cuda").manual_seed(3)
+    )
+    assert ours.prev_sample.device == x_t.device
+    assert (theirs.prev_sample - ours.prev_sample).abs().max() < ATOL

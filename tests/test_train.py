@@ -15,11 +15,10 @@ import torch
 from _train_helpers import (
     REPO,
     logged_steps,
-    one_thread,  # noqa: F401 (fixture used by pytestmark)
     subprocess_env,
     tiny_args,
 )
-from diffusers import DDPMPipeline
+from diffusers import DDPMPipeline, UNet2DModel
 
 from diffusion_course import checkpoints as ckpt
 from diffusion_course.options import parse_args
@@ -44,7 +43,9 @@ def test_short_run_saves_a_loadable_pipeline_with_card(tmp_path, monkeypatch):
     assert "seed: 0" in card and "hardware: " in card and "training time:" in card
     assert "FD " in card and "real vs real" in card
     assert not list(out.glob("*.tmp")) and not list((out / "checkpoints").glob("*.tmp"))
-    assert (out / "logs" / "tensorboard").is_dir()
+    assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
+    assert card.startswith("---\n") and "library_name: diffusers" in card
+    assert f'from_pretrained("{out}")' in card
     images = pipeline(batch_size=2, num_inference_steps=2, output_type="np").images
     assert images.shape == (2, 8, 8, 1)
 
@@ -68,8 +69,22 @@ def test_resume_continues_steps_and_optimizer_state(tmp_path):
     assert adam_steps == {7}  # a fresh optimizer would have counted 3
     trainer_state = ckpt.read_state(out / "checkpoints" / "checkpoint-7")
     assert len(trainer_state["commands"]) == 2 and "--resume latest" in trainer_state["commands"][1]
-    ema = torch.load(out / "checkpoints" / "checkpoint-7" / "custom_checkpoint_0.pkl")
-    assert ema["optimization_step"] == 7
+    ema_config = json.loads(
+        (out / "checkpoints" / "checkpoint-7" / "unet_ema" / "config.json").read_text()
+    )
+    assert ema_config["optimization_step"] == 7
+
+
+def test_checkpoint_holds_unets_that_diffusers_loads(tmp_path):
+    """The EMA weights of a checkpoint load with from_pretrained; here they are the final ones."""
+    out = tmp_path / "run"
+    assert main(tiny_args(out, steps=2, every=2)) == 0
+    checkpoint = out / "checkpoints" / "checkpoint-2"
+    final = UNet2DModel.from_pretrained(out / "unet").state_dict()
+    ema = UNet2DModel.from_pretrained(checkpoint / "unet_ema").state_dict()
+    raw = UNet2DModel.from_pretrained(checkpoint / "unet").state_dict()
+    assert all(torch.equal(ema[k], final[k]) for k in final)
+    assert not all(torch.equal(raw[k], final[k]) for k in final)  # EMA differs from raw
 
 
 def test_interrupted_save_is_ignored_and_cleaned(tmp_path):
@@ -147,12 +162,15 @@ def test_two_cpu_processes_train_and_save_once(tmp_path):
 
 
 def test_epochs_with_accumulation_and_bf16(tmp_path):
+    """In a subprocess: accelerate allows one mixed-precision setting per process."""
     out = tmp_path / "run"
     argv = tiny_args(out, steps=1, every=0)
     argv[argv.index("--max-train-steps") : argv.index("--max-train-steps") + 2] = []
     argv += ["--num-epochs", "1", "--train-batch-size", "128", "--gradient-accumulation-steps"]
     argv += ["2", "--mixed-precision", "bf16", "--no-ema", "--prediction-type", "v_prediction"]
-    assert main(argv) == 0
+    command = [sys.executable, "-m", "diffusion_course.train", *argv]
+    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
     assert logged_steps(out) == list(range(1, 7))  # 1438 digits / (128 x 2) -> 6 steps
     assert not ckpt.list_checkpoints(out)  # --checkpointing-steps 0 saves none
     assert (out / "model_index.json").exists()

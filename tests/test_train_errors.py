@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from _train_helpers import (
     REPO,
-    one_thread,  # noqa: F401 (fixture used by pytestmark)
     subprocess_env,
     tiny_args,
 )
 from PIL import Image
 
+from diffusion_course.errors import UsageError
 from diffusion_course.image_folder import ImageListDataset, scan_image_folder
 from diffusion_course.train import main
 
@@ -73,7 +73,7 @@ def test_truncated_image_is_named(tmp_path):
     Image.new("RGB", (40, 40), (10, 200, 30)).save(folder / "cut.jpg")
     data = (folder / "cut.jpg").read_bytes()
     (folder / "cut.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.raises(Exception, match="cut.jpg"):
+    with pytest.raises(UsageError, match="cut.jpg"):
         scan_image_folder(folder)
 
 
@@ -175,24 +175,52 @@ def test_push_to_hub_without_token(out, tmp_path, monkeypatch, capsys):
     assert_one_line_error(code, err, "needs a Hugging Face token")
 
 
-@pytest.mark.parametrize("offline", ["1", "0"])
-def test_hub_dataset_unreachable_fails_fast(out, monkeypatch, capsys, offline):
-    monkeypatch.setenv("HF_HUB_OFFLINE", offline)
-    monkeypatch.setattr("diffusion_course.image_folder.hub_reachable", lambda: False)
-    if offline == "1":  # restore the libraries' flags that _apply_offline_mode changes
-        import datasets
-        import huggingface_hub
+@pytest.fixture
+def offline_flags(monkeypatch):
+    """Restore the libraries' offline flags that hub._apply_offline_mode changes."""
+    import datasets
+    import huggingface_hub
 
-        monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", datasets.config.HF_HUB_OFFLINE)
-        monkeypatch.setattr(
-            huggingface_hub.constants, "HF_HUB_OFFLINE", huggingface_hub.constants.HF_HUB_OFFLINE
-        )
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", datasets.config.HF_HUB_OFFLINE)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_OFFLINE", huggingface_hub.constants.HF_HUB_OFFLINE
+    )
+
+
+@pytest.mark.parametrize("offline", ["1", "0"])
+def test_hub_dataset_unreachable_fails_without_network(
+    out, monkeypatch, capsys, offline, offline_flags
+):
+    """Fails at once: nothing tries to connect (connection retries are what would hang)."""
+    attempts = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr("diffusion_course.hub.hub_reachable", lambda: False)
     name = "diffusion-course-tests/does-not-exist"
-    started = time.perf_counter()
     code, err = run_main(tiny_args(out) + ["--dataset-name", name], capsys)
     assert_one_line_error(code, err, "--dataset-name", name)
     assert not out.exists()
-    assert time.perf_counter() - started < 10
+    assert attempts == []
+
+
+def test_empty_hub_dataset_is_refused(out, monkeypatch, capsys, offline_flags):
+    """An empty split used to make the training loop spin forever."""
+    import datasets
+
+    empty = datasets.Dataset.from_dict(
+        {"image": []}, features=datasets.Features({"image": datasets.Image()})
+    )
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: empty)
+    code, err = run_main(tiny_args(out) + ["--dataset-name", "me/empty"], capsys)
+    assert_one_line_error(code, err, "me/empty", "has no images", "--dataset-split")
+    assert not out.exists()
 
 
 def test_cli_subprocess_prints_one_line(tmp_path):

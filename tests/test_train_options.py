@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import torch
 
 from diffusion_course.errors import UsageError
 from diffusion_course.options import (
+    DIFFUSERS_NAMES,
     RESUME_KEYS,
+    TrainConfig,
     build_parser,
     parse_args,
     steps_per_epoch,
@@ -21,7 +26,7 @@ def test_defaults_are_the_16px_digits_recipe():
     assert config.data_source == "digits"
     assert (config.resolution, config.channels, config.model) == (16, 1, "tiny")
     assert config.prediction_type == "epsilon" and config.use_ema
-    assert config.argv == ["--output-dir", "out"]
+    assert config == TrainConfig(output_dir="out")  # the parser's defaults are the fields'
 
 
 def test_every_documented_option_parses():
@@ -74,9 +79,9 @@ def test_step_count_from_steps_epochs_or_default():
     assert steps_per_epoch(config, 95) == 10
     assert total_steps(config, 95) == 30
     assert total_steps(config, 95, num_processes=2) == 15
-    config.max_train_steps = 4
-    assert total_steps(config, 95) == 4
+    assert total_steps(dataclasses.replace(config, max_train_steps=4), 95) == 4
     assert total_steps(parse_args(["--output-dir", "o"]), 95) == 1000
+    assert total_steps(parse_args(["--output-dir", "o", "--max-minutes", "2"]), 95) is None
 
 
 def test_resume_signature_holds_what_changes_the_model():
@@ -90,12 +95,70 @@ def test_presets_build_a_unet_of_the_right_shape(preset):
     size = max(16, min_resolution(preset))
     kwargs = unet_kwargs(preset, size, 3)
     assert kwargs["sample_size"] == size and kwargs["in_channels"] == 3
-    if preset == "tiny":
-        unet = build_unet(preset, size, 1)
-        assert 0.5e6 < sum(p.numel() for p in unet.parameters()) < 2e6
+    unet = build_unet(preset, size, 3)
+    with torch.no_grad():
+        out = unet(torch.zeros(2, 3, size, size), torch.tensor([0, 999])).sample
+    assert out.shape == (2, 3, size, size)
 
 
-def test_help_mentions_the_main_options():
-    text = build_parser().format_help()
-    for option in ("--data-dir", "--dataset-name", "--resume", "--push-to-hub", "--model"):
-        assert option in text
+def test_presets_grow_in_size():
+    sizes = [sum(p.numel() for p in build_unet(n, 16, 1).parameters()) for n in PRESETS]
+    assert sizes == sorted(sizes) and 0.5e6 < sizes[0] < 2e6  # tiny, small, base
+
+
+def test_every_option_has_help_and_every_setting_an_option():
+    parser = build_parser()
+    options = [a for a in parser._actions if a.dest != "help"]
+    assert {a.dest for a in options} == {f.name for f in dataclasses.fields(TrainConfig)}
+    for action in options:
+        assert action.help and len(action.help) > 10, action.dest
+    text = parser.format_help()
+    assert "--lr-warmup-steps LR_WARMUP_STEPS\n" in text and "(default: 100)" in text
+
+
+def test_diffusers_option_names_are_accepted():
+    ours = parse_args(
+        "--output-dir o --data-dir d --train-batch-size 8 --num-train-timesteps 50 "
+        "--beta-schedule squaredcos_cap_v2 --resume latest --use-ema --overwrite".split()
+    )
+    theirs = parse_args(
+        "--output_dir=o --train_data_dir d --train_batch_size=8 --ddpm_num_steps 50 "
+        "--ddpm_beta_schedule squaredcos_cap_v2 --resume_from_checkpoint latest --use_ema "
+        "--overwrite_output_dir".split()
+    )
+    assert theirs == ours
+    for name in DIFFUSERS_NAMES.values():
+        assert name in build_parser().format_help()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--output-dir", "o"],
+        "--output-dir o --no-ema --max-steps 7 --lr 2e-4 --channels 3 --random-flip".split(),
+        "--output-dir o --max-minutes 1.5 --lr-scheduler constant --hub-model-id a/b".split(),
+    ],
+)
+def test_to_argv_round_trips(argv):
+    config = parse_args(argv)
+    assert parse_args(config.to_argv()) == config
+    assert len(config.to_argv()) <= len(argv)  # only what differs from the defaults
+
+
+def test_configs_built_in_code_are_checked_like_the_command_line():
+    with pytest.raises(UsageError, match="--learning-rate must be a positive number"):
+        validate_config(TrainConfig("o", learning_rate=-1.0))
+    with pytest.raises(UsageError, match="--beta-schedule 'cosine': choose one of"):
+        validate_config(TrainConfig("o", beta_schedule="cosine"))
+    with pytest.raises(UsageError, match="--ema-max-decay must be between 0 and 1"):
+        validate_config(TrainConfig("o", ema_max_decay=1.0))
+    with pytest.raises(UsageError, match="pass only one"):
+        validate_config(TrainConfig("o", data_dir="a", dataset_name="b"))
+
+
+def test_time_budget_alone_needs_a_schedule_without_end():
+    with pytest.raises(UsageError, match="--max-minutes alone"):
+        validate_config(parse_args(["--output-dir", "o", "--max-minutes", "3"]))
+    validate_config(parse_args("--output-dir o --max-minutes 3 --max-steps 9".split()))
+    argv = "--output-dir o --max-minutes 3 --lr-scheduler constant_with_warmup".split()
+    validate_config(parse_args(argv))

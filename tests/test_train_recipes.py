@@ -9,13 +9,11 @@ import sys
 
 from _train_helpers import REPO
 
-from diffusion_course.options import parse_args, validate_config
+from diffusion_course.options import parse_args, settings, validate_config
 from diffusion_course.recipes import BENCHMARK_RECIPES, CHAPTER_RECIPE, Recipe
 
-SETTINGS = (
-    "model", "prediction_type", "beta_schedule", "lr_scheduler", "learning_rate", "batch_size",
-    "lr_warmup_steps", "use_ema", "ema_max_decay", "ema_power", "snr_gamma", "zero_snr",
-)  # fmt: skip
+# every training setting except the step count, which the budget decides
+SETTINGS = tuple(f.name for f in settings() if f.name not in ("output_dir", "max_train_steps"))
 
 
 def load_report():
@@ -69,8 +67,14 @@ def test_chapter_recipe_builds_and_its_command_validates():
     assert scheduler.config.prediction_type == CHAPTER_RECIPE.prediction_type
     config = parse_args(CHAPTER_RECIPE.train_args("out"))
     validate_config(config)
-    assert config.max_train_steps == CHAPTER_RECIPE.max_train_steps
-    assert config.use_ema == CHAPTER_RECIPE.use_ema
+    assert config == CHAPTER_RECIPE.to_config("out")
+
+
+def test_every_benchmark_recipe_is_a_valid_config():
+    for name, recipe in BENCHMARK_RECIPES.items():
+        assert recipe.name == name
+        validate_config(recipe.to_config("out"))
+        assert parse_args(recipe.train_args("out")) == recipe.to_config("out")
 
 
 def test_gpu_variant_is_bigger():
@@ -79,5 +83,6 @@ def test_gpu_variant_is_bigger():
     size = lambda r: sum(p.numel() for p in r.build_unet().parameters())  # noqa: E731
     assert size(gpu) > size(CHAPTER_RECIPE)
     assert gpu.max_train_steps > CHAPTER_RECIPE.max_train_steps
-    validate_config(parse_args(gpu.train_args("out")))
+    assert parse_args(gpu.train_args("out")) == gpu.to_config("out")
+    validate_config(gpu.to_config("out"))
     assert dataclasses.replace(gpu, gpu=None).gpu is None

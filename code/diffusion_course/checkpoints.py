@@ -59,6 +59,28 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def remove_tree(path: Path) -> None:
+    """Delete a folder left by an earlier attempt, if there is one."""
+    if path.exists():
+        shutil.rmtree(path)
+
+
+def publish_pipeline(tmp: Path, output_dir: Path) -> None:
+    """Move an assembled pipeline from ``tmp`` into ``output_dir``, ``model_index.json`` last.
+
+    ``model_index.json`` is what makes a folder loadable, so a crash midway leaves a folder
+    that ``DDPMPipeline.from_pretrained`` refuses rather than one with mixed weights.
+    """
+    fsync_tree(tmp)
+    for item in sorted(tmp.iterdir(), key=lambda p: p.name == "model_index.json"):
+        target = output_dir / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    _fsync_dir(output_dir)
+    tmp.rmdir()
+
+
 def publish_checkpoint(output_dir: str | Path, step: int, state: dict, keep: int) -> Path:
     """Add the trainer state to the assembled temp folder, fsync, rename it, and rotate."""
     tmp = tmp_path(output_dir, step)
@@ -144,8 +166,10 @@ __all__ = [
     "fsync_tree",
     "list_checkpoints",
     "publish_checkpoint",
+    "publish_pipeline",
     "read_state",
     "remove_stale_tmp",
+    "remove_tree",
     "resolve_resume",
     "rotate_checkpoints",
     "tmp_path",

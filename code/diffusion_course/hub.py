@@ -1,19 +1,93 @@
-"""``--push-to-hub``: check the token and the connection first, upload at the end.
+"""Everything that talks to the Hugging Face Hub: reachability, offline mode, datasets, upload.
 
-The token comes from ``HF_TOKEN`` or the cached ``hf auth login``; it is passed to
-``huggingface_hub`` and never printed or written anywhere.
+The build and the tests run without internet, so every Hub call is checked first and fails
+fast with one sentence naming the fix. The token comes from ``HF_TOKEN`` or the cached
+``hf auth login``; it is passed to ``huggingface_hub`` and never printed or written anywhere.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from diffusion_course.errors import UsageError
-from diffusion_course.image_folder import hub_offline, hub_reachable
+
+HUB_TIMEOUT_S = 5.0
 
 
-def check_push_to_hub() -> str:
-    """Return the token after checking that an upload can work; raise UsageError if not."""
+def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
+    """True if a TCP connection to the Hub endpoint opens within ``timeout`` seconds."""
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_offline() -> bool:
+    """True when the user switched the Hub off (``HF_HUB_OFFLINE=1``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _apply_offline_mode() -> None:
+    """Make datasets and huggingface_hub honour HF_HUB_OFFLINE set after they were imported.
+
+    Both read the variable once at import; without this they would retry the network for
+    tens of seconds before giving up.
+    """
+    import datasets
+    import huggingface_hub
+
+    datasets.config.HF_HUB_OFFLINE = True
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
+
+
+def load_hub_images(name: str, split: str, image_column: str | None) -> list:
+    """Load a Hub dataset's images, failing fast with one line when the Hub is out of reach."""
+    from datasets import Image, load_dataset
+
+    if hub_offline():
+        _apply_offline_mode()
+    elif not hub_reachable():
+        raise UsageError(
+            f"--dataset-name {name}: cannot reach the Hugging Face Hub; check your connection, "
+            "or set HF_HUB_OFFLINE=1 to use a cached copy, or use --data-dir"
+        )
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
+    try:
+        dataset = load_dataset(name, split=split)
+    except Exception as exc:  # datasets raises many types; the user needs the reason only
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"--dataset-name {name} (split {split}) could not be loaded: {reason}; "
+            "check the id and split, or use --data-dir"
+        ) from None
+    columns = [c for c, f in dataset.features.items() if isinstance(f, Image)]
+    column = image_column or (columns[0] if columns else None)
+    if column is None or column not in dataset.column_names:
+        raise UsageError(
+            f"--dataset-name {name} has no image column {image_column or ''}; "
+            f"pass --image-column (columns: {', '.join(dataset.column_names)})"
+        )
+    if len(dataset) == 0:
+        raise UsageError(
+            f"--dataset-name {name}: split {split} has no images; pick another --dataset-split"
+        )
+    return list(dataset[column])
+
+
+def check_push_to_hub(repo_name: str) -> tuple[str, str]:
+    """Check that an upload can work; return the token and the full repo id (``user/name``).
+
+    ``repo_name`` is --hub-model-id, or the output folder's name; without a namespace it goes
+    under the token's user. Raises UsageError naming the fix when the upload cannot work.
+    """
     from huggingface_hub import get_token, whoami
 
     if hub_offline():
@@ -31,13 +105,13 @@ def check_push_to_hub() -> str:
             "or drop --push-to-hub and upload the folder later"
         )
     try:
-        whoami(token=token)
+        user = whoami(token=token)["name"]
     except Exception as exc:  # invalid token or network trouble; never echo the token
         raise UsageError(
             f"--push-to-hub: the Hub refused the token ({type(exc).__name__}); "
             "log in again with `hf auth login`"
         ) from None
-    return token
+    return token, repo_name if "/" in repo_name else f"{user}/{repo_name}"
 
 
 def push_folder(folder: Path, repo_id: str, token: str, private: bool) -> str:
@@ -55,4 +129,10 @@ def push_folder(folder: Path, repo_id: str, token: str, private: bool) -> str:
     return repo.repo_id
 
 
-__all__ = ["check_push_to_hub", "push_folder"]
+__all__ = [
+    "check_push_to_hub",
+    "hub_offline",
+    "hub_reachable",
+    "load_hub_images",
+    "push_folder",
+]

@@ -9,10 +9,7 @@ is converted to the requested channels and resized/centre-cropped to the trainin
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from PIL import Image as PILImage
@@ -21,9 +18,9 @@ from torch.utils.data import Dataset
 
 from diffusion_course.data import digit_pil_images, pil_to_tensor
 from diffusion_course.errors import UsageError
+from diffusion_course.hub import load_hub_images
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-HUB_TIMEOUT_S = 5.0
 
 
 class ImageListDataset(Dataset):
@@ -109,67 +106,6 @@ def _check_decodes(path: Path) -> None:
         ) from None
 
 
-def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
-    """True if a TCP connection to the Hub endpoint opens within ``timeout`` seconds."""
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def hub_offline() -> bool:
-    """True when the user switched the Hub off (``HF_HUB_OFFLINE=1``)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _apply_offline_mode() -> None:
-    """Make datasets and huggingface_hub honour HF_HUB_OFFLINE set after they were imported.
-
-    Both read the variable once at import; without this they would retry the network for
-    tens of seconds before giving up.
-    """
-    import datasets
-    import huggingface_hub
-
-    datasets.config.HF_HUB_OFFLINE = True
-    huggingface_hub.constants.HF_HUB_OFFLINE = True
-
-
-def load_hub_images(name: str, split: str, image_column: str | None) -> list:
-    """Load a Hub dataset's images, failing fast with one line when the Hub is out of reach."""
-    from datasets import Image, load_dataset
-
-    if hub_offline():
-        _apply_offline_mode()
-    elif not hub_reachable():
-        raise UsageError(
-            f"--dataset-name {name}: cannot reach the Hugging Face Hub; check your connection, "
-            "or set HF_HUB_OFFLINE=1 to use a cached copy, or use --data-dir"
-        )
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
-    try:
-        dataset = load_dataset(name, split=split)
-    except Exception as exc:  # datasets raises many types; the user needs the reason only
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise UsageError(
-            f"--dataset-name {name} (split {split}) could not be loaded: {reason}; "
-            "check the id and split, or use --data-dir"
-        ) from None
-    columns = [c for c, f in dataset.features.items() if isinstance(f, Image)]
-    column = image_column or (columns[0] if columns else None)
-    if column is None or column not in dataset.column_names:
-        raise UsageError(
-            f"--dataset-name {name} has no image column {image_column or ''}; "
-            f"pass --image-column (columns: {', '.join(dataset.column_names)})"
-        )
-    return list(dataset[column])
-
-
 def load_training_images(
     data_dir: str | None,
     dataset_name: str | None,
@@ -195,9 +131,6 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageListDataset",
     "fit_image",
-    "hub_offline",
-    "hub_reachable",
-    "load_hub_images",
     "load_training_images",
     "scan_image_folder",
 ]

@@ -1,7 +1,9 @@
-"""The README.md model card saved beside every trained pipeline.
+"""The model card (``README.md``) saved beside every trained pipeline.
 
 It records what a reader needs to reproduce or trust the model: the exact command(s), the seed,
 training time, the hardware, the settings and the sample-quality metric with its reference.
+The metadata block is ``huggingface_hub``'s ``ModelCardData``, so the Hub shows the card as a
+diffusers model; the usage example names the Hub repo when the run is pushed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import platform
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard, ModelCardData
 
 from diffusion_course.metrics import METRIC_NOTE
+
+HIDDEN_SETTINGS = ("output_dir", "push_to_hub", "progress_bar")
 
 
 def hardware_description() -> str:
@@ -31,33 +36,29 @@ def hardware_description() -> str:
     return f"CPU {cpu}, {cores} cores, {torch.get_num_threads()} torch threads"
 
 
-def _format_minutes(seconds: float) -> str:
+def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
 
 
-def render_model_card(state: dict, metric: str | None, repo_id: str | None = None) -> str:
-    """Markdown with YAML front matter, from the trainer state written with each checkpoint."""
+def model_card(state: dict, metric: str | None, repo_id: str | None = None) -> ModelCard:
+    """The card of a finished run, from the trainer state written with each checkpoint."""
     config = state["config"]
-    commands = "\n".join(state.get("commands", []))
-    processes = state.get("num_processes", 1)
-    settings = "\n".join(
-        f"| `{key}` | `{config[key]}` |"
-        for key in sorted(config)
-        if key not in ("argv", "output_dir", "push_to_hub", "progress_bar")
+    hub_dataset = config["dataset_name"]
+    data = ModelCardData(
+        library_name="diffusers",
+        license="apache-2.0",
+        pipeline_tag="unconditional-image-generation",
+        tags=["unconditional-image-generation", "diffusion-models-class", "ddpm"],
+        datasets=[hub_dataset] if hub_dataset else None,
     )
-    name = repo_id or Path(config["output_dir"]).name
-    usage = repo_id or "PATH_TO_THIS_FOLDER"
-    return f"""---
-library_name: diffusers
-license: apache-2.0
-tags:
-- unconditional-image-generation
-- diffusion-models-class
-- ddpm
-pipeline_tag: unconditional-image-generation
----
-
-# {name}
+    commands = state["commands"]
+    settings = "\n".join(
+        f"| `{key}` | `{value}` |"
+        for key, value in sorted(config.items())
+        if key not in HIDDEN_SETTINGS
+    )
+    body = f"""
+# {repo_id or Path(config["output_dir"]).name}
 
 An unconditional DDPM (`UNet2DModel` + `DDPMScheduler`) trained with the Diffusion Models
 Course script `diffusion_course.train` on `{config["data_source"]}` at
@@ -68,25 +69,25 @@ Course script `diffusion_course.train` on `{config["data_source"]}` at
 ```python
 from diffusers import DDPMPipeline
 
-pipeline = DDPMPipeline.from_pretrained("{usage}")
+pipeline = DDPMPipeline.from_pretrained("{repo_id or config["output_dir"]}")
 images = pipeline(batch_size=16, num_inference_steps=100).images
 ```
 
 ## Training
 
-Command{"s (the run was resumed)" if commands.count(chr(10)) else ""}:
+Command{"s (the run was resumed)" if len(commands) > 1 else ""}:
 
 ```bash
-{commands}
+{chr(10).join(commands)}
 ```
 
 - seed: {config["seed"]}
 - optimizer steps: {state["step"]} (batch {config["train_batch_size"]} x
-  {config["gradient_accumulation_steps"]} accumulation x {processes} process(es))
-- training time: {_format_minutes(state.get("train_seconds", 0.0))}; wall time including
-  sampling and checkpoints: {_format_minutes(state.get("wall_seconds", 0.0))}
-- hardware: {state.get("hardware", hardware_description())}
-- software: torch {torch.__version__}, diffusers {state.get("diffusers_version", "?")}
+  {config["gradient_accumulation_steps"]} accumulation x {state["num_processes"]} process(es))
+- training time: {_minutes(state["train_seconds"])}; wall time including
+  sampling and checkpoints: {_minutes(state["wall_seconds"])}
+- hardware: {state["hardware"]}
+- software: torch {torch.__version__}, diffusers {state["diffusers_version"]}
 
 ## Sample quality
 
@@ -100,6 +101,7 @@ Command{"s (the run was resumed)" if commands.count(chr(10)) else ""}:
 | --- | --- |
 {settings}
 """
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
-__all__ = ["hardware_description", "render_model_card"]
+__all__ = ["hardware_description", "model_card"]

@@ -1,8 +1,12 @@
-"""Command-line options of the training script, as one validated dataclass.
+"""Settings of a training run: one dataclass, from which the command line is generated.
 
-Everything a run depends on lives in :class:`TrainConfig`, so the same object is saved beside
-each checkpoint (to refuse resuming with an incompatible setup), written into the model card,
-and built in code by the benchmark and the chapters without going through ``argparse``.
+Every field of :class:`TrainConfig` carries its help text (and choices or a range check), and
+:func:`build_parser` turns the fields into ``argparse`` options, so each default is written once.
+Option names are the field names with dashes (``train_batch_size`` -> ``--train-batch-size``);
+the spellings of diffusers' ``train_unconditional.py`` (``--train_batch_size``,
+``--train_data_dir``, ``--ddpm_num_steps``, ...) are accepted too. The same object is built in
+code by the recipes, the benchmark and the chapters, saved beside each checkpoint (to refuse
+resuming with an incompatible setup) and written into the model card.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
+from diffusers import DDPMScheduler, UNet2DModel
 
 from diffusion_course.errors import UsageError
-from diffusion_course.presets import PRESETS, min_resolution
+from diffusion_course.presets import PRESETS, build_unet, min_resolution, unet_kwargs
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
@@ -29,8 +36,20 @@ LR_SCHEDULES = (
     "cosine_with_restarts",
     "polynomial",
 )
+CONSTANT_LR = ("constant", "constant_with_warmup")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 DEFAULT_MAX_STEPS = 1000
+
+# diffusers' train_unconditional.py names that differ from ours by more than "_" vs "-".
+DIFFUSERS_NAMES = {
+    "--train_data_dir": "--data-dir",
+    "--overwrite_output_dir": "--overwrite",
+    "--ddpm_num_steps": "--num-train-timesteps",
+    "--ddpm_beta_schedule": "--beta-schedule",
+    "--ddpm_num_inference_steps": "--sample-inference-steps",
+    "--resume_from_checkpoint": "--resume",
+    "--hub_private_repo": "--hub-private",
+}
 
 # Settings that change the model, the noise process or the data order: a checkpoint saved with
 # different values cannot be continued meaningfully, so --resume refuses it.
@@ -50,58 +69,168 @@ RESUME_KEYS = (
 )
 
 
-@dataclass
-class TrainConfig:
-    """All settings of one training run (see ``--help`` for each)."""
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
-    output_dir: str
-    data_dir: str | None = None
-    dataset_name: str | None = None
-    dataset_split: str = "train"
-    image_column: str | None = None
-    resolution: int = 16
-    channels: int = 1
-    random_flip: bool = False
-    model: str = "tiny"
-    prediction_type: str = "epsilon"
-    beta_schedule: str = "linear"
-    rescale_betas_zero_snr: bool = False
-    num_train_timesteps: int = 1000
-    snr_gamma: float | None = None
-    train_batch_size: int = 64
-    max_train_steps: int | None = None
-    num_epochs: int | None = None
-    max_minutes: float | None = None
-    learning_rate: float = 1e-3
-    lr_scheduler: str = "cosine"
-    lr_warmup_steps: int = 100
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    gradient_accumulation_steps: int = 1
-    mixed_precision: str = "no"
-    use_ema: bool = True
-    ema_max_decay: float = 0.999
-    ema_inv_gamma: float = 1.0
-    ema_power: float = 0.75
-    seed: int = 0
-    checkpointing_steps: int = 500
-    checkpoints_total_limit: int = 2
-    resume: str | None = None
-    save_samples_steps: int = 0
-    num_sample_images: int = 16
-    sample_inference_steps: int = 100
-    eval_samples: int = 256
-    eval_inference_steps: int = 100
-    dataloader_num_workers: int = 0
-    overwrite: bool = False
-    push_to_hub: bool = False
-    hub_model_id: str | None = None
-    hub_private: bool = False
-    tensorboard: bool = True
-    progress_bar: bool = True
-    argv: list[str] = field(default_factory=list)
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, e.g. 0.999, got {text}")
+    return value
+
+
+DATA = "data (default: the bundled handwritten digits)"
+MODEL = "model and noise schedule"
+OPTIM = "optimisation"
+OUTPUT = "output, checkpoints and logging"
+
+
+def setting(
+    default: Any,
+    help: str,
+    group: str,
+    *,
+    type: Callable[[str], Any] | None = None,
+    choices: Sequence[Any] | None = None,
+    aliases: tuple[str, ...] = (),
+    source: bool = False,
+) -> Any:
+    """A :class:`TrainConfig` field together with what ``argparse`` needs to offer it.
+
+    ``type`` defaults to the type of ``default``; ``source`` marks the mutually exclusive data
+    sources.
+    """
+    if type is None and not isinstance(default, bool):
+        type = str if default is None else default.__class__
+    metadata = {"help": help, "group": group, "type": type, "choices": choices}
+    return field(default=default, metadata=metadata | {"aliases": aliases, "source": source})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """All settings of one training run; ``diffusion-course-train --help`` lists them."""
+
+    output_dir: str = setting("", "where the pipeline, checkpoints and logs are saved", OUTPUT)
+    data_dir: str | None = setting(
+        None, "a local folder of images (searched recursively)", DATA, source=True
+    )
+    dataset_name: str | None = setting(None, "a Hugging Face Hub dataset id", DATA, source=True)
+    dataset_split: str = setting("train", "split of --dataset-name", DATA)
+    image_column: str | None = setting(
+        None, "image column of --dataset-name (default: the first image column)", DATA
+    )
+    resolution: int = setting(16, "image side in pixels", DATA, type=positive_int)
+    channels: int = setting(1, "1 (greyscale) or 3 (colour)", DATA, choices=(1, 3))
+    random_flip: bool = setting(False, "mirror images at random (not for digits)", DATA)
+    dataloader_num_workers: int = setting(
+        0, "processes that load images (0: the training process)", DATA, type=non_negative_int
+    )
+    model: str = setting("tiny", "UNet size preset", MODEL, choices=tuple(PRESETS))
+    prediction_type: str = setting(
+        "epsilon", "what the UNet predicts: noise, v or the clean image", MODEL,
+        choices=PREDICTION_TYPES,
+    )  # fmt: skip
+    beta_schedule: str = setting(
+        "linear", "noise schedule (squaredcos_cap_v2 is the cosine one)", MODEL,
+        choices=BETA_SCHEDULES,
+    )  # fmt: skip
+    rescale_betas_zero_snr: bool = setting(
+        False, "zero terminal SNR (Lin et al. 2024; needs v_prediction), trailing timesteps",
+        MODEL,
+    )  # fmt: skip
+    num_train_timesteps: int = setting(
+        1000, "noise levels of the forward process", MODEL, type=positive_int
+    )
+    snr_gamma: float | None = setting(
+        None, "min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; default: plain MSE",
+        MODEL, type=positive_float,
+    )  # fmt: skip
+    train_batch_size: int = setting(
+        64, "images per process and step", OPTIM, type=positive_int, aliases=("--batch-size",)
+    )
+    max_train_steps: int | None = setting(
+        None, f"optimizer steps (default: {DEFAULT_MAX_STEPS} unless --num-epochs is given)",
+        OPTIM, type=positive_int, aliases=("--max-steps",),
+    )  # fmt: skip
+    num_epochs: int | None = setting(None, "passes over the data", OPTIM, type=positive_int)
+    max_minutes: float | None = setting(
+        None, "stop after this much training time", OPTIM, type=positive_float
+    )
+    learning_rate: float = setting(
+        1e-3, "peak learning rate of AdamW", OPTIM, type=positive_float, aliases=("--lr",)
+    )
+    lr_scheduler: str = setting(
+        "cosine", "learning-rate schedule after the warm-up", OPTIM, choices=LR_SCHEDULES
+    )
+    lr_warmup_steps: int = setting(
+        100, "steps of linear learning-rate warm-up", OPTIM, type=non_negative_int
+    )
+    adam_beta1: float = setting(0.9, "AdamW beta1", OPTIM)
+    adam_beta2: float = setting(0.999, "AdamW beta2", OPTIM)
+    adam_weight_decay: float = setting(0.0, "AdamW weight decay", OPTIM)
+    max_grad_norm: float = setting(
+        1.0, "clip the gradient norm to this", OPTIM, type=positive_float
+    )
+    gradient_accumulation_steps: int = setting(
+        1, "batches per optimizer step", OPTIM, type=positive_int
+    )
+    mixed_precision: str = setting(
+        "no", "bf16 (CPU or GPU) or fp16 (CUDA GPU)", OPTIM, choices=MIXED_PRECISION
+    )
+    use_ema: bool = setting(
+        True, "sample with an exponential moving average of the weights", OPTIM,
+        aliases=("--ema",),
+    )  # fmt: skip
+    ema_max_decay: float = setting(0.999, "EMA decay after its warm-up", OPTIM, type=fraction)
+    ema_inv_gamma: float = setting(1.0, "EMA warm-up: inverse gamma", OPTIM)
+    ema_power: float = setting(0.75, "EMA warm-up: power", OPTIM)
+    seed: int = setting(0, "seed of weights, data order, noise and samples", OPTIM)
+    overwrite: bool = setting(False, "replace a finished pipeline in --output-dir", OUTPUT)
+    checkpointing_steps: int = setting(
+        500, "save a checkpoint every N steps (0: never)", OUTPUT, type=non_negative_int
+    )
+    checkpoints_total_limit: int = setting(
+        2, "keep the newest N checkpoints", OUTPUT, type=positive_int
+    )
+    resume: str | None = setting(None, "continue from 'latest' or a checkpoint folder", OUTPUT)
+    save_samples_steps: int = setting(
+        0, "save a grid of samples every N steps (0: never)", OUTPUT, type=non_negative_int
+    )
+    num_sample_images: int = setting(16, "images in each grid", OUTPUT, type=positive_int)
+    sample_inference_steps: int = setting(
+        100, "sampling steps for the grids", OUTPUT, type=positive_int
+    )
+    eval_samples: int = setting(
+        256, "samples scored at the end (digits only; 0: skip)", OUTPUT, type=non_negative_int
+    )
+    eval_inference_steps: int = setting(
+        100, "sampling steps for the score", OUTPUT, type=positive_int
+    )
+    tensorboard: bool = setting(True, "also log to TensorBoard (if installed)", OUTPUT)
+    progress_bar: bool = setting(True, "show a progress bar", OUTPUT)
+    push_to_hub: bool = setting(False, "upload the pipeline to the Hub at the end", OUTPUT)
+    hub_model_id: str | None = setting(
+        None, "repo id for --push-to-hub (default: the folder name)", OUTPUT
+    )
+    hub_private: bool = setting(False, "make the Hub repo private", OUTPUT)
 
     @property
     def data_source(self) -> str:
@@ -113,121 +242,114 @@ class TrainConfig:
         return "digits"
 
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["data_source"] = self.data_source
-        return data
+        data = {f.name: getattr(self, f.name) for f in settings()}
+        return data | {"data_source": self.data_source}
 
     def resume_signature(self) -> dict:
         """The settings a checkpoint must share with this run to be resumed by it."""
         full = self.to_dict()
         return {key: full[key] for key in RESUME_KEYS}
 
+    def to_argv(self) -> list[str]:
+        """The shortest command line that gives this config: what differs from the defaults."""
+        argv = ["--output-dir", self.output_dir]
+        for f in settings():
+            value = getattr(self, f.name)
+            if value == f.default or f.name == "output_dir":
+                continue
+            if isinstance(f.default, bool):
+                argv.append(option_name(f.name, negative=not value))
+            else:
+                argv += [option_name(f.name), str(value)]
+        return argv
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    def noise_scheduler(self) -> DDPMScheduler:
+        """The run's ``DDPMScheduler``: the script, the recipes and the chapters build it here."""
+        zero_snr = self.rescale_betas_zero_snr
+        return DDPMScheduler(
+            num_train_timesteps=self.num_train_timesteps,
+            beta_schedule=self.beta_schedule,
+            prediction_type=self.prediction_type,
+            rescale_betas_zero_snr=zero_snr,
+            # with zero terminal SNR, sampling must start at the pure-noise step (sec. 3.3)
+            timestep_spacing="trailing" if zero_snr else "leading",
+        )
+
+    def unet_kwargs(self) -> dict[str, Any]:
+        """``UNet2DModel`` arguments of the --model preset at this image size and channels."""
+        return unet_kwargs(self.model, self.resolution, self.channels)
+
+    def build_unet(self) -> UNet2DModel:
+        return build_unet(self.model, self.resolution, self.channels)
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+def settings() -> tuple[dataclasses.Field, ...]:
+    """The fields of :class:`TrainConfig` (a :class:`Recipe` adds its name and GPU variant)."""
+    return dataclasses.fields(TrainConfig)
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+def option_name(name: str, negative: bool = False) -> str:
+    return ("--no-" if negative else "--") + name.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``argparse`` parser; option names follow diffusers' train_unconditional.py."""
-    p = argparse.ArgumentParser(
+    """The ``argparse`` parser, generated from the fields of :class:`TrainConfig`."""
+    parser = argparse.ArgumentParser(
         prog="diffusion-course-train",
+        usage="%(prog)s --output-dir DIR [options]",
         description="Train an unconditional DDPM (UNet2DModel + DDPMScheduler) and save a "
         "DDPMPipeline. Runs on CPU or GPU; use `accelerate launch` for several processes.",
+        epilog="The option names of diffusers' train_unconditional.py are accepted too "
+        f"(--output_dir, {', '.join(DIFFUSERS_NAMES)}).",
     )
-    data = p.add_argument_group("data (default: the bundled handwritten digits)")
-    source = data.add_mutually_exclusive_group()
-    source.add_argument("--data-dir", help="a local folder of images (searched recursively)")
-    source.add_argument("--dataset-name", help="a Hugging Face Hub dataset id")
-    data.add_argument("--dataset-split", default="train", help="split of --dataset-name")
-    data.add_argument("--image-column", help="image column of --dataset-name (auto-detected)")
-    data.add_argument("--resolution", type=_positive_int, default=16, help="image side, pixels")
-    data.add_argument("--channels", type=int, choices=(1, 3), default=1)
-    data.add_argument("--random-flip", action="store_true", help="random horizontal flips")
-    data.add_argument("--dataloader-num-workers", type=_non_negative_int, default=0)
+    groups = {title: parser.add_argument_group(title) for title in (DATA, MODEL, OPTIM, OUTPUT)}
+    for f in settings():
+        meta = f.metadata
+        group = groups[meta["group"]]
+        if meta["source"]:
+            group = groups.get("source") or group.add_mutually_exclusive_group()
+            groups["source"] = group
+        help = meta["help"]
+        kwargs: dict[str, Any] = {"dest": f.name, "default": f.default}
+        if isinstance(f.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction if f.default else "store_true"
+            help += " (default: on)" if f.default else ""
+        else:
+            kwargs.update(type=meta["type"], choices=meta["choices"])
+            help += f" (default: {f.default})" if f.default not in (None, "") else ""
+        if f.name == "output_dir":
+            kwargs["required"] = True
+        group.add_argument(option_name(f.name), *meta["aliases"], help=help, **kwargs)
+    return parser
 
-    model = p.add_argument_group("model and noise schedule")
-    model.add_argument("--model", choices=sorted(PRESETS), default="tiny", help="UNet size")
-    model.add_argument("--prediction-type", choices=PREDICTION_TYPES, default="epsilon")
-    model.add_argument("--beta-schedule", choices=BETA_SCHEDULES, default="linear")
-    model.add_argument(
-        "--rescale-betas-zero-snr",
-        action="store_true",
-        help="zero terminal SNR (Lin et al. 2024; use with v_prediction), trailing timesteps",
-    )
-    model.add_argument("--num-train-timesteps", type=_positive_int, default=1000)
-    model.add_argument(
-        "--snr-gamma",
-        type=_positive_float,
-        help="min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; default: plain MSE",
-    )
 
-    opt = p.add_argument_group("optimisation")
-    opt.add_argument("--train-batch-size", "--batch-size", type=_positive_int, default=64)
-    opt.add_argument("--max-train-steps", "--max-steps", type=_positive_int)
-    opt.add_argument("--num-epochs", type=_positive_int)
-    opt.add_argument("--max-minutes", type=_positive_float, help="stop after this training time")
-    opt.add_argument("--learning-rate", "--lr", type=_positive_float, default=1e-3)
-    opt.add_argument("--lr-scheduler", choices=LR_SCHEDULES, default="cosine")
-    opt.add_argument("--lr-warmup-steps", type=_non_negative_int, default=100)
-    opt.add_argument("--adam-beta1", type=float, default=0.9)
-    opt.add_argument("--adam-beta2", type=float, default=0.999)
-    opt.add_argument("--adam-weight-decay", type=float, default=0.0)
-    opt.add_argument("--max-grad-norm", type=_positive_float, default=1.0)
-    opt.add_argument("--gradient-accumulation-steps", type=_positive_int, default=1)
-    opt.add_argument("--mixed-precision", choices=MIXED_PRECISION, default="no")
-    opt.add_argument("--ema", dest="use_ema", action=argparse.BooleanOptionalAction, default=True)
-    opt.add_argument("--ema-max-decay", type=float, default=0.999)
-    opt.add_argument("--ema-inv-gamma", type=float, default=1.0)
-    opt.add_argument("--ema-power", type=float, default=0.75)
-    opt.add_argument("--seed", type=int, default=0)
-
-    out = p.add_argument_group("output, checkpoints and logging")
-    out.add_argument("--output-dir", required=True, help="where the pipeline is saved")
-    out.add_argument("--overwrite", action="store_true", help="replace a finished pipeline")
-    out.add_argument("--checkpointing-steps", type=_non_negative_int, default=500)
-    out.add_argument("--checkpoints-total-limit", type=_positive_int, default=2)
-    out.add_argument("--resume", help="'latest' or the path of a checkpoint directory")
-    out.add_argument("--save-samples-steps", type=_non_negative_int, default=0)
-    out.add_argument("--num-sample-images", type=_positive_int, default=16)
-    out.add_argument("--sample-inference-steps", type=_positive_int, default=100)
-    out.add_argument("--eval-samples", type=_non_negative_int, default=256)
-    out.add_argument("--eval-inference-steps", type=_positive_int, default=100)
-    out.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=True)
-    out.add_argument("--progress-bar", action=argparse.BooleanOptionalAction, default=True)
-    out.add_argument("--push-to-hub", action="store_true")
-    out.add_argument("--hub-model-id", help="repo id for --push-to-hub (default: folder name)")
-    out.add_argument("--hub-private", action="store_true")
-    return p
+def our_spelling(arg: str) -> str:
+    """``--ddpm_num_steps=10`` -> ``--num-train-timesteps=10``: accept diffusers' names."""
+    if not arg.startswith("--"):
+        return arg
+    name, equals, value = arg.partition("=")
+    return DIFFUSERS_NAMES.get(name, name.replace("_", "-")) + equals + value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     """Parse the command line into a :class:`TrainConfig` (no file system checks yet)."""
-    import sys
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    namespace = build_parser().parse_args(argv)
-    return TrainConfig(**vars(namespace), argv=argv)
+    argv = sys.argv[1:] if argv is None else argv
+    namespace = build_parser().parse_args([our_spelling(arg) for arg in argv])
+    return TrainConfig(**vars(namespace))
 
 
 def validate_config(config: TrainConfig) -> None:
-    """Check settings that do not depend on the data; raise :class:`UsageError` if wrong."""
+    """Check settings that need no data (also for configs built in code); raise UsageError."""
+    for f in settings():
+        value, check, choices = getattr(config, f.name), f.metadata["type"], f.metadata["choices"]
+        if value is None or check is None:
+            continue
+        try:
+            check(str(value))
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            raise UsageError(f"{option_name(f.name)} {exc}") from None
+        if choices and value not in choices:
+            raise UsageError(f"{option_name(f.name)} {value!r}: choose one of {choices}")
     smallest = min_resolution(config.model)
     if config.resolution < smallest or config.resolution % smallest:
         raise UsageError(
@@ -236,8 +358,6 @@ def validate_config(config: TrainConfig) -> None:
         )
     if config.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise UsageError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on a CPU")
-    if not 0 < config.ema_max_decay < 1:
-        raise UsageError("--ema-max-decay must be between 0 and 1, e.g. 0.999")
     if config.rescale_betas_zero_snr and config.prediction_type == "epsilon":
         raise UsageError(
             "--rescale-betas-zero-snr makes the last step pure noise, where epsilon cannot be "
@@ -245,6 +365,15 @@ def validate_config(config: TrainConfig) -> None:
         )
     if config.hub_model_id and not config.push_to_hub:
         raise UsageError("--hub-model-id is only used with --push-to-hub; add --push-to-hub")
+    if config.data_dir and config.dataset_name:
+        raise UsageError("--data-dir and --dataset-name are alternatives; pass only one")
+    unbounded = not (config.max_train_steps or config.num_epochs) and config.max_minutes
+    if unbounded and config.lr_scheduler not in CONSTANT_LR:
+        raise UsageError(
+            f"--max-minutes alone gives --lr-scheduler {config.lr_scheduler} no end; add "
+            "--max-train-steps (the run stops at whichever comes first) or use "
+            "--lr-scheduler constant_with_warmup"
+        )
 
 
 def check_output_dir(config: TrainConfig) -> None:
@@ -252,6 +381,8 @@ def check_output_dir(config: TrainConfig) -> None:
 
     This runs before anything is created, so a refused run leaves no trace on disk.
     """
+    if not config.output_dir:
+        raise UsageError("no --output-dir; pass the folder the pipeline should be saved in")
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output-dir {out} is a file; choose a directory path")
@@ -295,14 +426,17 @@ def steps_per_epoch(config: TrainConfig, num_images: int, num_processes: int = 1
     return max(1, -(-num_images // per_step))
 
 
-def total_steps(config: TrainConfig, num_images: int, num_processes: int = 1) -> int:
-    """The step count the run aims for: --max-train-steps, else --num-epochs, else 1000."""
+def total_steps(config: TrainConfig, num_images: int, num_processes: int = 1) -> int | None:
+    """Steps the run aims for: --max-train-steps, else --num-epochs, else 1000.
+
+    ``None`` when only --max-minutes is given: the time budget alone ends the run.
+    """
     if config.max_train_steps:
         return config.max_train_steps
     if config.num_epochs:
         return config.num_epochs * steps_per_epoch(config, num_images, num_processes)
     if config.max_minutes:
-        return 10**9  # the time budget ends the run
+        return None
     return DEFAULT_MAX_STEPS
 
 

@@ -102,7 +102,8 @@ def predicted_x0(
     """Turn whatever the network predicts (noise, clean image or v) into an estimate of x0.
 
     The three targets carry the same information given x_t and alpha_bar_t; they differ in how
-    well-scaled the regression problem is at each noise level.
+    well-scaled the regression problem is at each noise level. For noise this is eq. 15 of the
+    DDPM paper: x0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t).
     """
     if prediction_type == "epsilon":
         return (sample - (1 - alpha_bar_t) ** 0.5 * model_output) / alpha_bar_t**0.5
@@ -124,37 +125,47 @@ def ddpm_step(
     clip_sample: bool = True,
     generator: torch.Generator | None = None,
 ) -> DDPMStep:
-    """One reverse step x_t -> x_{prev_t}: sample from the Gaussian posterior q(x_prev | x_t, x0).
+    """One reverse step x_t -> x_{prev_t}: a sample of the posterior q(x_prev | x_t, x0).
 
-    x0 is unknown, so the network's estimate takes its place (DDPM paper, eqs. 6-7). The mean
-    mixes that estimate and x_t; "fixed_small" uses the posterior variance, "fixed_large" uses
-    beta_t. The step to t = -1 adds no noise; noise is drawn only when t > 0, as diffusers does,
-    so the same generator gives the same samples.
+    The stages follow ``DDPMScheduler.step``; its names are in the comments. Equation numbers
+    are those of the DDPM paper (Ho et al., 2020). x0 is unknown, so the network's estimate
+    takes its place. Noise is drawn only when t > 0, as diffusers does, so the same generator
+    gives the same samples.
     """
     if variance_type not in VARIANCE_TYPES:
         raise ValueError(f"unknown variance type {variance_type!r}; choose {VARIANCE_TYPES}")
     prev_t = t - 1 if prev_t is None else prev_t
-    abar_t = alpha_bar[t]
-    abar_prev = alpha_bar[prev_t] if prev_t >= 0 else torch.tensor(1.0)
-    alpha_t = abar_t / abar_prev  # a jump from t to prev_t acts like one step with this alpha
-    beta_t = 1 - alpha_t
 
-    x0 = predicted_x0(model_output, sample, abar_t, prediction_type)
+    # 1. Schedule values. A jump from t to prev_t acts like one step with this alpha_t.
+    abar_t = alpha_bar[t]  # alpha_prod_t
+    abar_prev = alpha_bar[prev_t] if prev_t >= 0 else torch.tensor(1.0)  # alpha_prod_t_prev
+    alpha_t = abar_t / abar_prev  # current_alpha_t
+    beta_t = 1 - alpha_t  # current_beta_t
+
+    # 2. Estimate x0 from the network's output (eq. 15 for noise).
+    x0 = predicted_x0(model_output, sample, abar_t, prediction_type)  # pred_original_sample
     if clip_sample:
         x0 = x0.clamp(-1.0, 1.0)
-    # The posterior mean (eq. 7) blends the x0 estimate and the current sample.
-    x0_coef = abar_prev**0.5 * beta_t / (1 - abar_t)
-    xt_coef = alpha_t**0.5 * (1 - abar_prev) / (1 - abar_t)
-    mean = x0_coef * x0 + xt_coef * sample
 
+    # 3. Posterior mean (eq. 7): a blend of the x0 estimate and x_t. For predicted noise and
+    #    no clipping it equals eq. 11, (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t).
+    x0_coef = abar_prev**0.5 * beta_t / (1 - abar_t)  # pred_original_sample_coeff
+    xt_coef = alpha_t**0.5 * (1 - abar_prev) / (1 - abar_t)  # current_sample_coeff
+    mean = x0_coef * x0 + xt_coef * sample  # pred_prev_sample before noise
     if t == 0:
         return DDPMStep(mean, x0)
-    noise = torch.randn(model_output.shape, generator=generator, dtype=model_output.dtype)
+
+    # 4. Posterior variance (eq. 7's beta tilde), or beta_t itself ("fixed_large").
     if variance_type == "fixed_small":
         variance = ((1 - abar_prev) / (1 - abar_t) * beta_t).clamp(min=1e-20)
     else:
         variance = beta_t
-    return DDPMStep(mean + variance**0.5 * noise.to(sample.device), x0)
+
+    # 5. Add noise of that variance, drawn on the generator's device (variance_noise).
+    device = generator.device if generator is not None else sample.device
+    noise = torch.randn(model_output.shape, generator=generator, device=device, dtype=sample.dtype)
+    noise = noise.to(sample.device)
+    return DDPMStep(mean + variance**0.5 * noise, x0)
 
 
 __all__ = [

@@ -6,8 +6,10 @@ first cell that installs the course package only on Colab. English notebooks are
 that nbval can compare their outputs; the Chinese twin has identical code cells, so it receives
 the English outputs instead of running a second time.
 
-Run ``diffusion-course-notebooks`` from the repository root to regenerate, ``--check`` to list
-notebooks that are out of date with their pages (the tests do the same).
+Book tooling, not part of the course package: ``python tools/notebooks.py`` regenerates all
+notebooks, ``python tools/notebooks.py book/en/unit1/NAME.md`` one chapter in both languages,
+``--check`` lists notebooks that are out of date with their pages (the tests do the same).
+It needs jupytext and nbclient, which ``requirements.txt`` installs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import jupytext
 import nbformat
 import yaml
 
+ROOT = Path(__file__).resolve().parents[1]
 BOOK_DIR = "book"
 LANGS = ("en", "zh")
 
@@ -183,14 +186,14 @@ def regenerate(root: Path, pages: list[Path], run: bool = True) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", type=Path, help="pages to regenerate (default: all)")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root")
     parser.add_argument("--check", action="store_true", help="only list out-of-date notebooks")
     parser.add_argument("--no-execute", action="store_true", help="write notebooks without outputs")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if not (root / "_config.yml").exists():
         print(
-            f"error: {root} has no _config.yml; run from the repository root or pass --root",
+            f"error: {root} has no _config.yml; pass the repository root with --root",
             file=sys.stderr,
         )
         return 2
