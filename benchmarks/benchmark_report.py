@@ -70,17 +70,19 @@ def summarise(rows: list[Row], mean_interval: Stat) -> list[dict]:
                 "reference_kid": group[0]["reference_kid"],
                 "reference_kid_low": group[0]["reference_kid_low"],
                 "reference_kid_high": group[0]["reference_kid_high"],
+                "reference_recognizable": group[0]["reference_recognizable"],
             }
         )  # fmt: skip
     return out
 
 
-def resolution(rows: list[Row], seeds: int = 3) -> tuple[float, float, int]:
-    """Pooled seed-to-seed SD of KID over multi-seed recipes and budgets, and the smallest
-    difference between two recipes of ``seeds`` seeds whose 95 % interval excludes zero."""
+def resolution(rows: list[Row], minutes: float, seeds: int = 3) -> tuple[float, float, int]:
+    """Pooled seed-to-seed SD of KID over the multi-seed recipes at one budget (the spread
+    grows with the KID level, so budgets are not pooled), and the smallest difference between
+    two recipes of ``seeds`` seeds whose 95 % interval excludes zero."""
     residuals, dof = 0.0, 0
-    for group in grouped(rows).values():
-        if len(group) >= 2:
+    for (_, _, at), group in grouped(rows).items():
+        if at == minutes and len(group) >= 2:
             kid = np.array([r["kid"] for r in group])
             residuals += ((kid - kid.mean()) ** 2).sum()
             dof += len(kid) - 1
@@ -200,7 +202,7 @@ def write_report(rows: list[Row], mean_interval: Stat) -> None:
     facts = {
         "summary": summary,
         "rows": rows,
-        "resolution": resolution(rows),
+        "resolution": {m: resolution(rows, m) for m in (1.0, 2.0, 3.0)},
         "verdicts": verdicts(rows),
         "costs": costs,
         "machine": machine(costs),

@@ -38,8 +38,9 @@ SCREEN = HERE / "runs1"  # the screening: one seed, lr schedule over 1 minute
 SCORES = RUNS / "scores.csv"
 EVAL_SAMPLES = 256
 EVAL_SAMPLER = ("ddim", 25)
-# the sampler study: each scored on the final snapshot of the finalists
-SAMPLER_VARIANTS = (("ddpm", 50), ("ddim", 10), ("ddim", 50), ("dpm", 10), ("dpm", 20))
+# the sampler study, on the final snapshot of seed 0 of the base recipe and the finalists
+SAMPLER_VARIANTS = (("ddpm", 50), ("dpm", 20))
+BASE_ONLY_VARIANTS = (("ddim", 10), ("ddim", 50), ("dpm", 10))
 SCORE_FIELDS = (
     "recipe", "schedule", "seed", "minutes", "step", "weights", "sampler", "sampler_steps",
     "num_samples",
@@ -113,16 +114,18 @@ def append_score(row: dict) -> None:
 
 
 def wanted(folder: Path, finalists: set[str]) -> list[tuple[str, tuple[str, int]]]:
-    """What to score for a snapshot: EMA weights with the standard sampler always; for the
-    base recipe and finalists also the raw weights, and at the last mark other samplers."""
+    """What to score for a snapshot: EMA weights with the standard sampler always; for seed 0
+    of the base recipe and the finalists also the raw weights, and at the last mark the other
+    samplers."""
     recipe = folder.parent.parent.name
     jobs = [("ema", EVAL_SAMPLER)]
-    if folder.is_relative_to(SCREEN):
+    if folder.is_relative_to(SCREEN) or folder.parent.name != "seed0":
         return jobs
     if recipe == "base" or recipe in finalists:
         jobs.append(("raw", EVAL_SAMPLER))
-        if folder.name == "m3" and folder.parent.name == "seed0":
-            jobs += [("ema", s) for s in SAMPLER_VARIANTS]
+        if folder.name == "m3":
+            variants = SAMPLER_VARIANTS + (BASE_ONLY_VARIANTS if recipe == "base" else ())
+            jobs += [("ema", s) for s in variants]
     return jobs
 
 
@@ -144,6 +147,7 @@ def score(watch: bool, finalists: set[str]) -> None:
                        *sampler)  # fmt: skip
                 if key not in done:
                     todo.append((folder, weights, sampler))
+        todo.sort(key=lambda job: (job[1], job[2]) != ("ema", EVAL_SAMPLER))  # main table first
         for folder, weights, sampler in todo:
             row = score_one(folder, weights, sampler)
             append_score(row)
