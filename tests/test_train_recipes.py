@@ -1,27 +1,63 @@
-"""CHAPTER_RECIPE is the benchmark's best recipe at 2 minutes, and it builds and trains."""
+"""CHAPTER_RECIPE is the study's best recipe at 3 CPU-minutes, and it builds and trains."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
+import sys
 
 from _train_helpers import REPO
 
-from diffusion_course.options import parse_args, validate_config
+from diffusion_course.options import parse_args, settings, validate_config
 from diffusion_course.recipes import BENCHMARK_RECIPES, CHAPTER_RECIPE, Recipe
 
-SETTINGS = ("model", "prediction_type", "beta_schedule", "lr_scheduler", "learning_rate")
+# every training setting except the step count, which the budget decides
+SETTINGS = tuple(f.name for f in settings() if f.name not in ("output_dir", "max_train_steps"))
 
 
-def test_chapter_recipe_is_the_best_at_two_minutes():
-    with open(REPO / "benchmarks" / "results.csv", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if float(r["minutes"]) == 2.0]
-    best = min(rows, key=lambda r: float(r["fd"]))
-    winner = BENCHMARK_RECIPES[best["recipe"].removesuffix("-no-ema")]
-    for name in SETTINGS + ("train_batch_size", "lr_warmup_steps"):
-        assert getattr(CHAPTER_RECIPE, name) == getattr(winner, name), name
-    assert CHAPTER_RECIPE.use_ema == (best["ema"] == "True")
-    assert CHAPTER_RECIPE.max_train_steps == int(best["steps"])
+def load_report():
+    """benchmarks/benchmark_report.py as a module (benchmarks/ is not a package)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "benchmark_report", REPO / "benchmarks" / "benchmark_report.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.pop(0)
+
+
+def study_rows() -> list[dict]:
+    with open(REPO / "benchmarks" / "results_runs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key, value in row.items():
+            if key not in ("recipe", "weights", "sampler"):
+                row[key] = float(value)
+    return rows
+
+
+def test_chapter_recipe_is_the_study_winner_or_a_tied_finalist():
+    """At 3 CPU-minutes: the winner if its interval separates it from the runner-up,
+    otherwise one of the two tied recipes; trained for that budget's step count."""
+    rows = study_rows()
+    verdict = next(v for v in load_report().verdicts(rows) if v["minutes"] == 3.0)
+    allowed = [verdict["best"]] if verdict["separated"] else [verdict["best"], verdict["runner_up"]]
+    matches = [
+        name
+        for name in allowed
+        if all(
+            getattr(CHAPTER_RECIPE, key) == getattr(BENCHMARK_RECIPES[name], key)
+            for key in SETTINGS
+        )
+    ]
+    assert matches, (allowed, CHAPTER_RECIPE)
+    finals = [r for r in rows if r["recipe"] == matches[0] and r["schedule"] == r["minutes"] == 3]
+    steps = {int(r["step"]) for r in finals}
+    assert CHAPTER_RECIPE.max_train_steps in steps
 
 
 def test_chapter_recipe_builds_and_its_command_validates():
@@ -32,9 +68,6 @@ def test_chapter_recipe_builds_and_its_command_validates():
     config = parse_args(CHAPTER_RECIPE.train_args("out"))
     validate_config(config)
     assert config == CHAPTER_RECIPE.to_config("out")
-    assert CHAPTER_RECIPE.train_args("out") == [
-        "--output-dir", "out", "--beta-schedule", "squaredcos_cap_v2", "--max-train-steps", "802"
-    ]  # fmt: skip
 
 
 def test_every_benchmark_recipe_is_a_valid_config():

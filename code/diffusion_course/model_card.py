@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 
+from diffusion_course.metrics import METRIC_NOTE
+
 HIDDEN_SETTINGS = ("output_dir", "push_to_hub", "progress_bar")
 
 
@@ -91,10 +93,7 @@ Command{"s (the run was resumed)" if len(commands) > 1 else ""}:
 
 {metric or "Not measured (the metric is defined for the 16x16 greyscale digits)."}
 
-FD is the Fréchet distance to the held-out test digits in the feature space of the course's
-digits classifier (lower is better; the real-vs-real value is the floor for this sample count),
-"confident" is the share of samples the classifier reads with probability >= 0.9, and
-"classes" counts digits that make up at least 2.5 % of the samples.
+{METRIC_NOTE}
 
 ## All settings
 

@@ -60,6 +60,7 @@ RESUME_KEYS = (
     "model",
     "prediction_type",
     "beta_schedule",
+    "rescale_betas_zero_snr",
     "num_train_timesteps",
     "use_ema",
     "train_batch_size",
@@ -142,9 +143,17 @@ class TrainConfig:
         "linear", "noise schedule (squaredcos_cap_v2 is the cosine one)", MODEL,
         choices=BETA_SCHEDULES,
     )  # fmt: skip
+    rescale_betas_zero_snr: bool = setting(
+        False, "zero terminal SNR (Lin et al. 2024; needs v_prediction), trailing timesteps",
+        MODEL,
+    )  # fmt: skip
     num_train_timesteps: int = setting(
         1000, "noise levels of the forward process", MODEL, type=positive_int
     )
+    snr_gamma: float | None = setting(
+        None, "min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; default: plain MSE",
+        MODEL, type=positive_float,
+    )  # fmt: skip
     train_batch_size: int = setting(
         64, "images per process and step", OPTIM, type=positive_int, aliases=("--batch-size",)
     )
@@ -247,10 +256,14 @@ class TrainConfig:
 
     def noise_scheduler(self) -> DDPMScheduler:
         """The run's ``DDPMScheduler``: the script, the recipes and the chapters build it here."""
+        zero_snr = self.rescale_betas_zero_snr
         return DDPMScheduler(
             num_train_timesteps=self.num_train_timesteps,
             beta_schedule=self.beta_schedule,
             prediction_type=self.prediction_type,
+            rescale_betas_zero_snr=zero_snr,
+            # with zero terminal SNR, sampling must start at the pure-noise step (sec. 3.3)
+            timestep_spacing="trailing" if zero_snr else "leading",
         )
 
     def unet_kwargs(self) -> dict[str, Any]:
@@ -336,6 +349,11 @@ def validate_config(config: TrainConfig) -> None:
         )
     if config.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise UsageError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on a CPU")
+    if config.rescale_betas_zero_snr and config.prediction_type == "epsilon":
+        raise UsageError(
+            "--rescale-betas-zero-snr makes the last step pure noise, where epsilon cannot be "
+            "predicted; add --prediction-type v_prediction"
+        )
     if config.hub_model_id and not config.push_to_hub:
         raise UsageError("--hub-model-id is only used with --push-to-hub; add --push-to-hub")
     if config.data_dir and config.dataset_name:

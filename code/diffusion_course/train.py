@@ -36,7 +36,7 @@ from accelerate.utils import (
 )
 from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
+from diffusers.training_utils import EMAModel, compute_snr
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -315,7 +315,7 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
             with accelerator.accumulate(model):
                 prediction = model(noisy, t, return_dict=False)[0]
                 target = training_target(scheduler, clean, noise, t)
-                loss = F.mse_loss(prediction.float(), target.float())
+                loss = diffusion_loss(prediction, target, scheduler, t, config.snr_gamma)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -356,6 +356,34 @@ def training_target(
     if kind == "sample":
         return clean
     return scheduler.get_velocity(clean, noise, t)
+
+
+def diffusion_loss(
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    scheduler: DDPMScheduler,
+    t: torch.Tensor,
+    snr_gamma: float | None = None,
+) -> torch.Tensor:
+    """Mean squared error; with ``snr_gamma`` each image's error is weighted by min-SNR-gamma
+    (Hang et al. 2023), which stops the many easy low-noise timesteps from dominating."""
+    if not snr_gamma:
+        return F.mse_loss(prediction.float(), target.float())
+    per_image = F.mse_loss(prediction.float(), target.float(), reduction="none").mean((1, 2, 3))
+    return (per_image * min_snr_weights(scheduler, t, snr_gamma)).mean()
+
+
+def min_snr_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-image loss weights of min-SNR-gamma: the loss of each timestep counts as if the
+    target were x0 with weight min(SNR, gamma), whatever the prediction type."""
+    snr = compute_snr(scheduler, t)
+    clipped = snr.clamp(max=gamma)
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return clipped / snr.clamp(min=1e-8)
+    if kind == "v_prediction":
+        return clipped / (snr + 1)
+    return clipped
 
 
 def mean_over_processes(run: TrainingProgress, loss: float, stop: bool) -> tuple[float, bool]:
