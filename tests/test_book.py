@@ -53,8 +53,8 @@ def glossary_avoid_list() -> list[tuple[str, str]]:
     rows = []
     for line in (BOOK / "zh" / "glossary.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0] not in ("English", ":--"):
-            for variant in re.split(r"[、,，]", cells[2]):
+        if len(cells) == 4 and cells[0] not in ("English", ":--"):
+            for variant in re.split(r"[、,，]", cells[3]):
                 if variant.strip():
                     rows.append((variant.strip(), cells[1]))
     return rows
