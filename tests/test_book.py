@@ -2,9 +2,8 @@
 figure captions, and commands shown on the pages."""
 
 import re
-from pathlib import Path
-
 import shlex
+from pathlib import Path
 
 import jupytext
 import nbformat
@@ -131,9 +130,10 @@ def test_every_figure_has_alt_text_and_a_numbered_caption(page, lang):
         if cell.cell_type != "code" or not shows_figure(cell):
             continue
         after = cells[i + 1].source if i + 1 < len(cells) else ""
-        assert re.match(r"<!-- alt: \S", after), f"{notebook.name}: cell {i} draws a figure without alt text"
+        where = f"{notebook.name}: cell {i} draws a figure"
+        assert re.match(r"<!-- alt: \S", after), f"{where} without alt text"
         label = re.search(FIGURE_LABEL[lang], after)
-        assert label, f"{notebook.name}: cell {i} draws a figure without a numbered caption"
+        assert label, f"{where} without a numbered caption"
         numbers.append(int(label.group(1)))
     assert numbers and numbers == list(range(1, len(numbers) + 1)), f"{notebook.name}: {numbers}"
 
