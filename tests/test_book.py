@@ -1,12 +1,16 @@
-"""Checks on the book's sources: twins, identical code, the glossary, the table of contents."""
+"""Checks on the book's sources: twins, identical code, the glossary, the table of contents,
+figure captions, and commands shown on the pages."""
 
 import re
+import shlex
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 import yaml
 from notebooks import executable_pages, twin_of
+from diffusion_course.recipes import CHAPTER_RECIPE
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -34,9 +38,10 @@ def toc_files(name: str) -> list[str]:
     return found
 
 
-def code_cells(page: Path) -> list[str]:
+def code_cells(page: Path) -> list[tuple[str, dict]]:
+    """Source and metadata of each code cell: jupyter-cache keys on both."""
     nb = jupytext.read(page, fmt="md:myst")
-    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    return [(cell.source, cell.metadata) for cell in nb.cells if cell.cell_type == "code"]
 
 
 def chinese_prose(page: Path) -> str:
@@ -52,8 +57,8 @@ def glossary_avoid_list() -> list[tuple[str, str]]:
     rows = []
     for line in (BOOK / "zh" / "glossary.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0] not in ("English", ":--"):
-            for variant in re.split(r"[、,，]", cells[2]):
+        if len(cells) == 4 and cells[0] not in ("English", ":--"):
+            for variant in re.split(r"[、,，]", cells[3]):
                 if variant.strip():
                     rows.append((variant.strip(), cells[1]))
     return rows
@@ -69,7 +74,7 @@ def test_every_page_has_its_twin(lang):
 def test_twins_have_identical_code_cells(page):
     english, chinese = code_cells(page), code_cells(twin_of(page, ROOT))
     assert english, f"{page.name} has no code cells"
-    assert english == chinese, f"{page.name}: code cells differ between en and zh"
+    assert english == chinese, f"{page.name}: code cells or their metadata differ between en and zh"
 
 
 def test_tables_of_contents_list_both_languages_in_parallel():
@@ -106,3 +111,48 @@ def test_chinese_pages_are_written_in_chinese(page):
     han = len(re.findall(r"[\u4e00-\u9fff]", prose))
     latin_words = len(re.findall(r"[A-Za-z]{3,}", prose))
     assert han > 3 * latin_words, f"{page.name} reads as mostly untranslated"
+
+
+FIGURE_LABEL = {"en": r"\*\*Figure (\d+)\.\*\*", "zh": r"\*\*图 (\d+)\*\*"}
+
+
+def shows_figure(cell) -> bool:
+    """A code cell whose stored outputs draw something: an image or an HTML animation."""
+    data = [out.get("data", {}) for out in cell.get("outputs", [])]
+    return any("image/png" in d or "<img" in d.get("text/html", "") for d in data)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("page", executable_pages(ROOT, "en"), ids=lambda p: p.name)
+def test_every_figure_has_alt_text_and_a_numbered_caption(page, lang):
+    notebook = (page if lang == "en" else twin_of(page, ROOT)).with_suffix(".ipynb")
+    cells = nbformat.read(notebook, as_version=4).cells
+    numbers = []
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or not shows_figure(cell):
+            continue
+        after = cells[i + 1].source if i + 1 < len(cells) else ""
+        where = f"{notebook.name}: cell {i} draws a figure"
+        assert re.match(r"<!-- alt: \S", after), f"{where} without alt text"
+        label = re.search(FIGURE_LABEL[lang], after)
+        assert label, f"{where} without a numbered caption"
+        numbers.append(int(label.group(1)))
+    assert numbers and numbers == list(range(1, len(numbers) + 1)), f"{notebook.name}: {numbers}"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_shown_training_command_is_the_chapter_recipe(lang):
+    notebook = BOOK / lang / "unit1" / "01_introduction_to_diffusers.ipynb"
+    cells = nbformat.read(notebook, as_version=4).cells
+    shown = [
+        out["text"]
+        for cell in cells
+        if cell.cell_type == "code" and "train_args(" in cell.source
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stdout"
+    ]
+    assert len(shown) == 1, "expected one cell printing the training command"
+    args = shlex.split(shown[0].replace("\\\n", " "))
+    steps = int(args[args.index("--max-train-steps") + 1])
+    expected = CHAPTER_RECIPE.with_steps(steps).train_args("ddpm-digits")
+    assert args == ["diffusion-course-train", *expected]

@@ -314,8 +314,8 @@ def test_pages_show_every_figure_their_notebook_produced(site, page, lang):
     # Guards against a build that runs the notebooks without the inline matplotlib backend.
     for notebook in sorted(ROOT.joinpath("book", "en").rglob("*.ipynb")):
         nb = nbformat.read(notebook, as_version=4)
-        expected = sum(
-            "image/png" in out.get("data", {})
+        expected = sum(  # matplotlib figures, and the <img> an HTML animation plays in
+            "image/png" in out.get("data", {}) or "<img" in out.get("data", {}).get("text/html", "")
             for cell in nb.cells
             for out in cell.get("outputs", [])
         )
