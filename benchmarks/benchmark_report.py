@@ -52,7 +52,7 @@ def summarise(rows: list[Row], mean_interval: Stat) -> list[dict]:
     out = []
     for (recipe, schedule, minutes), group in sorted(grouped(rows).items()):
         kid = mean_interval([r["kid"] for r in group])
-        rec = mean_interval([r["recognizable"] for r in group])
+        rec = np.clip(mean_interval([r["recognizable"] for r in group]), 0, 1)  # a share
         if len(group) == 1:  # one seed: the bootstrap interval over samples
             kid = (kid[0], group[0]["kid_low"], group[0]["kid_high"])
             rec = (rec[0], group[0]["recognizable_low"], group[0]["recognizable_high"])
