@@ -41,7 +41,7 @@ def test_short_run_saves_a_loadable_pipeline_with_card(tmp_path, monkeypatch):
     card = (out / "README.md").read_text()
     assert "python -m diffusion_course.train --output-dir" in card
     assert "seed: 0" in card and "hardware: " in card and "training time:" in card
-    assert "FD " in card and "real vs real" in card
+    assert "KID " in card and "real vs real" in card
     assert not list(out.glob("*.tmp")) and not list((out / "checkpoints").glob("*.tmp"))
     assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
     assert card.startswith("---\n") and "library_name: diffusers" in card
