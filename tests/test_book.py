@@ -10,6 +10,7 @@ import nbformat
 import pytest
 import yaml
 from notebooks import executable_pages, twin_of
+
 from diffusion_course.recipes import CHAPTER_RECIPE
 
 ROOT = Path(__file__).resolve().parents[1]
