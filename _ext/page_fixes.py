@@ -7,12 +7,17 @@
   up twice in every page; thebe's second copy declares ``const THEBE_JS_URL`` again, which is a
   console error in every browser.
 - sphinx-book-theme's Chinese catalog lacks the launch buttons' labels; they are added here.
+- matplotlib's ``to_jshtml`` animations link Font Awesome 4 from a CDN for their play buttons.
+  The theme already serves Font Awesome itself (its ``fa`` classes draw the same icons), so the
+  link is dropped from the page: the site loads nothing from a third-party host. The launchable
+  notebooks keep it; Jupyter and Colab are online anyway.
 """
 
 from __future__ import annotations
 
 import gettext
 
+from docutils import nodes
 from sphinx import locale
 from sphinx.application import Sphinx
 
@@ -58,7 +63,21 @@ def drop_repeated_scripts(app: Sphinx, pagename: str, templatename, context: dic
     context["script_files"] = scripts
 
 
+JSHTML_CDN_LINK = (
+    '<link rel="stylesheet"\n'
+    'href="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/css/font-awesome.min.css">'
+)
+
+
+def drop_animation_cdn_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    for raw in doctree.findall(nodes.raw):
+        if JSHTML_CDN_LINK in raw.astext():
+            html = raw.astext().replace(JSHTML_CDN_LINK, "")
+            raw.replace_self(nodes.raw("", html, format="html"))
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("doctree-resolved", drop_animation_cdn_link)
     app.connect("builder-inited", complete_book_theme_catalog)
     # After sphinx-book-theme has added its buttons (priority 501).
     app.connect("html-page-context", drop_launch_buttons, priority=600)
