@@ -25,16 +25,15 @@ from pathlib import Path
 
 import torch
 
-from diffusion_course.options import parse_args
+from diffusion_course.options import TrainConfig
 from diffusion_course.recipes import BENCHMARK_RECIPES, Recipe
 from diffusion_course.train import TrainingProgress, train
 
-QUIET = ["--checkpointing-steps", "0", "--eval-samples", "0", "--no-tensorboard"]
 
-
-def run_config(recipe: Recipe, output_dir: str, seed: int):
-    args = recipe.train_args(output_dir) + QUIET + ["--no-progress-bar", "--seed", str(seed)]
-    return parse_args(args)
+def run_config(recipe: Recipe, output_dir: str, seed: int) -> TrainConfig:
+    """The recipe's run without checkpoints, score, TensorBoard or progress bar."""
+    quiet = dict(checkpointing_steps=0, eval_samples=0, tensorboard=False, progress_bar=False)
+    return recipe.to_config(output_dir, seed=seed, **quiet)
 
 
 def cost_key(recipe: Recipe) -> str:

@@ -22,7 +22,7 @@ def online(monkeypatch):
     ("name", "repo_id"), [("ddpm-digits", "learner/ddpm-digits"), ("org/model", "org/model")]
 )
 def test_repo_id_gets_the_users_namespace(online, name, repo_id):
-    assert hub.check_push_to_hub(name) == ("hf_secret", repo_id)
+    assert hub.check_push_to_hub(name) == repo_id
 
 
 def state(output_dir: str) -> dict:

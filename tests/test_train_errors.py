@@ -177,7 +177,7 @@ def test_push_to_hub_without_token(out, tmp_path, monkeypatch, capsys):
 
 @pytest.fixture
 def offline_flags(monkeypatch):
-    """Restore the libraries' offline flags that hub._apply_offline_mode changes."""
+    """Restore the libraries' offline flags that hub.load_hub_images changes."""
     import datasets
     import huggingface_hub
 

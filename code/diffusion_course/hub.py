@@ -1,8 +1,8 @@
 """Everything that talks to the Hugging Face Hub: reachability, offline mode, datasets, upload.
 
-The build and the tests run without internet, so every Hub call is checked first and fails
-fast with one sentence naming the fix. The token comes from ``HF_TOKEN`` or the cached
-``hf auth login``; it is passed to ``huggingface_hub`` and never printed or written anywhere.
+The build and the tests run without internet, so every Hub call is checked first and fails fast
+with one sentence naming the fix. The token comes from ``HF_TOKEN`` or the cached ``hf auth
+login``; ``huggingface_hub`` reads it, and it is never printed or written anywhere.
 """
 
 from __future__ import annotations
@@ -35,25 +35,14 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _apply_offline_mode() -> None:
-    """Make datasets and huggingface_hub honour HF_HUB_OFFLINE set after they were imported.
-
-    Both read the variable once at import; without this they would retry the network for
-    tens of seconds before giving up.
-    """
+def load_hub_images(name: str, split: str, image_column: str | None) -> list:
+    """Load a Hub dataset's images, failing fast with one line when the Hub is out of reach."""
     import datasets
     import huggingface_hub
 
-    datasets.config.HF_HUB_OFFLINE = True
-    huggingface_hub.constants.HF_HUB_OFFLINE = True
-
-
-def load_hub_images(name: str, split: str, image_column: str | None) -> list:
-    """Load a Hub dataset's images, failing fast with one line when the Hub is out of reach."""
-    from datasets import Image, load_dataset
-
-    if hub_offline():
-        _apply_offline_mode()
+    if hub_offline():  # both libraries read the variable once, at import: tell them now, or
+        datasets.config.HF_HUB_OFFLINE = True  # they retry the network for tens of seconds
+        huggingface_hub.constants.HF_HUB_OFFLINE = True
     elif not hub_reachable():
         raise UsageError(
             f"--dataset-name {name}: cannot reach the Hugging Face Hub; check your connection, "
@@ -61,16 +50,16 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
         )
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
     try:
-        dataset = load_dataset(name, split=split)
+        dataset = datasets.load_dataset(name, split=split)
     except Exception as exc:  # datasets raises many types; the user needs the reason only
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise UsageError(
             f"--dataset-name {name} (split {split}) could not be loaded: {reason}; "
             "check the id and split, or use --data-dir"
         ) from None
-    columns = [c for c, f in dataset.features.items() if isinstance(f, Image)]
-    column = image_column or (columns[0] if columns else None)
-    if column is None or column not in dataset.column_names:
+    images = [c for c, f in dataset.features.items() if isinstance(f, datasets.Image)]
+    column = image_column or (images[0] if images else None)
+    if column not in dataset.column_names:
         raise UsageError(
             f"--dataset-name {name} has no image column {image_column or ''}; "
             f"pass --image-column (columns: {', '.join(dataset.column_names)})"
@@ -82,11 +71,11 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
     return list(dataset[column])
 
 
-def check_push_to_hub(repo_name: str) -> tuple[str, str]:
-    """Check that an upload can work; return the token and the full repo id (``user/name``).
+def check_push_to_hub(repo_name: str) -> str:
+    """Check that an upload can work, before training; return the full repo id (``user/name``).
 
-    ``repo_name`` is --hub-model-id, or the output folder's name; without a namespace it goes
-    under the token's user. Raises UsageError naming the fix when the upload cannot work.
+    ``repo_name`` is --hub-model-id or the output folder's name; without a namespace it goes
+    under the token's user.
     """
     from huggingface_hub import get_token, whoami
 
@@ -94,8 +83,7 @@ def check_push_to_hub(repo_name: str) -> tuple[str, str]:
         raise UsageError(
             "--push-to-hub cannot upload while HF_HUB_OFFLINE=1; unset it or drop --push-to-hub"
         )
-    token = get_token()
-    if not token:
+    if not (token := get_token()):
         raise UsageError(
             "--push-to-hub needs a Hugging Face token; run `hf auth login` or set HF_TOKEN"
         )
@@ -111,28 +99,18 @@ def check_push_to_hub(repo_name: str) -> tuple[str, str]:
             f"--push-to-hub: the Hub refused the token ({type(exc).__name__}); "
             "log in again with `hf auth login`"
         ) from None
-    return token, repo_name if "/" in repo_name else f"{user}/{repo_name}"
+    return repo_name if "/" in repo_name else f"{user}/{repo_name}"
 
 
-def push_folder(folder: Path, repo_id: str, token: str, private: bool) -> str:
+def push_folder(folder: Path, repo_id: str, private: bool) -> str:
     """Create the model repo if needed and upload the pipeline (not checkpoints or logs)."""
     from huggingface_hub import create_repo, upload_folder
 
-    repo = create_repo(repo_id, token=token, private=private, exist_ok=True)
+    repo = create_repo(repo_id, private=private, exist_ok=True)
     upload_folder(
         repo_id=repo.repo_id,
         folder_path=str(folder),
-        token=token,
         commit_message="Upload DDPM pipeline trained with diffusion_course.train",
         ignore_patterns=["checkpoints/*", "logs/*", "*.tmp"],
     )
     return repo.repo_id
-
-
-__all__ = [
-    "check_push_to_hub",
-    "hub_offline",
-    "hub_reachable",
-    "load_hub_images",
-    "push_folder",
-]

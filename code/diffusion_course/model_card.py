@@ -1,9 +1,9 @@
 """The model card (``README.md``) saved beside every trained pipeline.
 
 It records what a reader needs to reproduce or trust the model: the exact command(s), the seed,
-training time, the hardware, the settings and the sample-quality metric with its reference.
-The metadata block is ``huggingface_hub``'s ``ModelCardData``, so the Hub shows the card as a
-diffusers model; the usage example names the Hub repo when the run is pushed.
+training time, hardware, settings and the sample-quality metric with its reference. Its metadata
+is ``huggingface_hub``'s ``ModelCardData``, so the Hub shows it as a diffusers model; the usage
+example names the Hub repo when the run is pushed.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ def hardware_description() -> str:
     """One line naming the accelerator or CPU model, core count and torch threads."""
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = platform.processor() or platform.machine()  # on Linux only the architecture
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu
+    )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"CPU {cpu}, {cores} cores, {torch.get_num_threads()} torch threads"
 
@@ -42,27 +40,25 @@ def _minutes(seconds: float) -> str:
 
 def model_card(state: dict, metric: str | None, repo_id: str | None = None) -> ModelCard:
     """The card of a finished run, from the trainer state written with each checkpoint."""
-    config = state["config"]
-    hub_dataset = config["dataset_name"]
+    config, commands = state["config"], state["commands"]
     data = ModelCardData(
         library_name="diffusers",
         license="apache-2.0",
         pipeline_tag="unconditional-image-generation",
         tags=["unconditional-image-generation", "diffusion-models-class", "ddpm"],
-        datasets=[hub_dataset] if hub_dataset else None,
+        datasets=[config["dataset_name"]] if config["dataset_name"] else None,
     )
-    commands = state["commands"]
-    settings = "\n".join(
-        f"| `{key}` | `{value}` |"
-        for key, value in sorted(config.items())
-        if key not in HIDDEN_SETTINGS
-    )
-    body = f"""
+    settings = [f"| `{k}` | `{v}` |" for k, v in sorted(config.items()) if k not in HIDDEN_SETTINGS]
+    size = f"{config['resolution']}x{config['resolution']}"
+    return ModelCard(f"""---
+{data.to_yaml()}
+---
+
 # {repo_id or Path(config["output_dir"]).name}
 
 An unconditional DDPM (`UNet2DModel` + `DDPMScheduler`) trained with the Diffusion Models
-Course script `diffusion_course.train` on `{config["data_source"]}` at
-{config["resolution"]}x{config["resolution"]} pixels, {config["channels"]} channel(s).
+Course script `diffusion_course.train` on `{config["data_source"]}` at {size} pixels,
+{config["channels"]} channel(s).
 
 ## Usage
 
@@ -99,9 +95,5 @@ Command{"s (the run was resumed)" if len(commands) > 1 else ""}:
 
 | option | value |
 | --- | --- |
-{settings}
-"""
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
-
-
-__all__ = ["hardware_description", "model_card"]
+{chr(10).join(settings)}
+""")

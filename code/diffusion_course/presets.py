@@ -1,8 +1,7 @@
-"""Named sizes for the ``UNet2DModel`` the course trains.
-
-A learner picks ``--model tiny`` instead of six architecture arguments. ``tiny`` trains in
-minutes on a laptop CPU, ``small`` adds self-attention at the lowest resolution, and ``base``
-is the size the original course used on a GPU for 32 px and larger images.
+"""Named sizes of the course's ``UNet2DModel``, so a learner picks ``--model tiny`` instead of
+six architecture arguments: ``tiny`` trains in minutes on a laptop CPU, ``small`` adds
+self-attention at the lowest resolution, ``base`` is the original course's size for 32 px and
+larger images on a GPU.
 """
 
 from __future__ import annotations
@@ -43,16 +42,10 @@ def min_resolution(preset: str) -> int:
 
 def unet_kwargs(preset: str, resolution: int, channels: int) -> dict[str, Any]:
     """The full ``UNet2DModel`` keyword arguments for a preset, image size and channel count."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown model preset {preset!r}; choose one of {sorted(PRESETS)}")
-    kwargs = dict(PRESETS[preset])
-    kwargs.update(sample_size=resolution, in_channels=channels, out_channels=channels)
-    return kwargs
+    return PRESETS[preset] | dict(
+        sample_size=resolution, in_channels=channels, out_channels=channels
+    )
 
 
 def build_unet(preset: str, resolution: int, channels: int) -> UNet2DModel:
-    """A freshly initialised ``UNet2DModel`` of the named size."""
     return UNet2DModel(**unet_kwargs(preset, resolution, channels))
-
-
-__all__ = ["PRESETS", "build_unet", "min_resolution", "unet_kwargs"]

@@ -2,11 +2,10 @@
 
 ``BENCHMARK_RECIPES`` are the candidates ``benchmarks/train_benchmark.py`` compares.
 ``CHAPTER_RECIPE`` is the study's winner after a 3-CPU-minute budget, separated from the
-runner-up by its interval (see ``benchmarks/results.md``); the chapter "Introduction to
-Diffusers" builds its model, noise scheduler and training loop from it, and shows the same run
-as a command
-(``CHAPTER_RECIPE.train_args(...)``). ``CHAPTER_RECIPE.gpu`` is a larger variant for a Colab GPU,
-where the same minutes buy many more steps.
+runner-up by its interval (``benchmarks/results.md``); the chapter "Introduction to Diffusers"
+builds its model, noise scheduler and loop from it and shows the same run as a command
+(``train_args``). ``CHAPTER_RECIPE.gpu`` is a larger variant for a Colab GPU, where the same
+minutes buy many more steps.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ class Recipe(TrainConfig):
     def to_config(self, output_dir: str, **changes) -> TrainConfig:
         """This recipe as the config of a run that saves into ``output_dir``."""
         values = {f.name: getattr(self, f.name) for f in settings()}
-        return TrainConfig(**(values | {"output_dir": output_dir} | changes))
+        return TrainConfig(**values | {"output_dir": output_dir} | changes)
 
     def train_args(self, output_dir: str) -> list[str]:
         """The same run as arguments of ``diffusion-course-train``."""
@@ -41,10 +40,9 @@ class Recipe(TrainConfig):
         return replace(self, max_train_steps=steps)
 
 
-# The candidates of the study (benchmarks/study_run.py, benchmarks/results.md): each changes
-# one factor of "base", the chapter's recipe before the study. The benchmark sizes
-# max_train_steps from the measured CPU cost of a step, so that the lr schedule ends at the
-# last CPU-minute mark.
+# The candidates of the study (benchmarks/study_run.py, benchmarks/results.md): each changes one
+# factor of "base", the chapter's recipe before the study. The benchmark sizes max_train_steps
+# from the measured CPU cost of a step, so that the lr schedule ends at the last CPU-minute mark.
 _BASE = Recipe(name="base", beta_schedule="squaredcos_cap_v2")
 BENCHMARK_RECIPES = {
     recipe.name: recipe
@@ -66,22 +64,10 @@ BENCHMARK_RECIPES = {
     )
 }
 
-# From benchmarks/results.md: after 3 CPU-minutes (478 steps at the step cost measured there)
-# "v" (v-prediction) beats "base" (epsilon) by KID -65.4 [-87.9, -42.8] over 3 seeds each, an
+# From benchmarks/results.md: after 3 CPU-minutes (478 steps at the step cost measured there) "v"
+# (v-prediction) beats "base" (epsilon) by KID -65.4 [-87.9, -42.8] over 3 seeds each, an
 # interval that excludes 0; so does it at 2 minutes. The GPU variant is not measured (this
-# machine has no GPU; an estimate): the 'small' UNet with attention, twice the batch and more
-# steps.
-_CHAPTER_CPU = replace(BENCHMARK_RECIPES["v"], name="chapter", max_train_steps=478)
-CHAPTER_RECIPE = replace(
-    _CHAPTER_CPU,
-    gpu=replace(
-        _CHAPTER_CPU,
-        name="chapter-gpu",
-        model="small",
-        lr_warmup_steps=200,
-        train_batch_size=128,
-        max_train_steps=4000,
-    ),
-)
-
-__all__ = ["BENCHMARK_RECIPES", "CHAPTER_RECIPE", "Recipe"]
+# machine has no GPU; an estimate): the 'small' UNet with attention, twice the batch, more steps.
+_CPU = replace(BENCHMARK_RECIPES["v"], name="chapter", max_train_steps=478)
+_GPU = replace(_CPU, name="chapter-gpu", model="small", lr_warmup_steps=200, train_batch_size=128)
+CHAPTER_RECIPE = replace(_CPU, gpu=_GPU.with_steps(4000))

@@ -6,10 +6,10 @@ CPU, one GPU, or several processes::
     python -m diffusion_course.train --output-dir ddpm-digits --max-steps 2000
     accelerate launch --num_processes 2 -m diffusion_course.train --output-dir ddpm-digits
 
-Read it from :func:`train` down: check the inputs, set up, run :func:`training_loop` (the
-heart: one optimizer step per pass), save the results. Bad input ends with one line
-``error: <problem>; <fix>`` and exit status 2 before anything is written. Checkpoints are
-atomic, so a run killed at any moment continues with ``--resume latest``.
+Read it from :func:`train` down: check the inputs, set up, :func:`training_loop` (one optimizer
+step per pass), save. Bad input ends with one line ``error: <problem>; <fix>`` and exit status
+2 before anything is written; checkpoints are atomic, so a killed run continues with
+``--resume latest``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import os
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,11 +38,14 @@ from accelerate.utils import (
 from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
+from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from diffusion_course import checkpoints as ckpt
 from diffusion_course.errors import UsageError
+from diffusion_course.hub import check_push_to_hub, push_folder
 from diffusion_course.image_folder import ImageListDataset, load_training_images
 from diffusion_course.model_card import hardware_description, model_card
 from diffusion_course.options import (
@@ -51,17 +55,6 @@ from diffusion_course.options import (
     total_steps,
     validate_config,
 )
-
-
-@dataclass
-class Inputs:
-    """What the checks produced before anything was written."""
-
-    images: list
-    resume_from: Path | None = None
-    resume_state: dict | None = None
-    hub_token: str | None = None
-    hub_repo_id: str | None = None
 
 
 @dataclass
@@ -78,7 +71,8 @@ class TrainingProgress:
     lr_scheduler: torch.optim.lr_scheduler.LRScheduler
     loader: DataLoader
     total_steps: int | None  # None: only --max-minutes ends the run
-    commands: list[str]
+    commands: list[str]  # of this run and the runs it resumes
+    repo_id: str | None = None  # where --push-to-hub uploads
     step: int = 0
     train_seconds: float = 0.0
     earlier_wall_seconds: float = 0.0  # of the runs this one resumes
@@ -92,16 +86,10 @@ class TrainingProgress:
     def finished(self) -> bool:
         return self.total_steps is not None and self.step >= self.total_steps
 
-    @property
-    def out_of_time(self) -> bool:
-        limit = self.config.max_minutes
-        return limit is not None and self.train_seconds >= limit * 60
-
     def pipeline(self, use_ema: bool = True) -> DDPMPipeline:
         """A pipeline with the weights a sample should use now (EMA if enabled), on a copy."""
         unet = self.accelerator.unwrap_model(self.model)
-        # Building a UNet draws random initial weights: keep the training RNG where it was.
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # a new UNet draws weights: keep the RNG as is
             copy = UNet2DModel.from_config(unet.config)
         copy.load_state_dict(unet.state_dict())
         if use_ema and self.ema is not None:
@@ -129,51 +117,49 @@ Hook = Callable[[TrainingProgress], "bool | None"]
 
 
 def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
-    """Check, set up, train and save; return the output folder. Raises UsageError on bad input."""
-    inputs = check_inputs(config)
-    run = set_up(config, inputs)
+    """Check, set up, train and save; return the output folder. Raises UsageError on bad input.
+
+    Every check (options, output folder, data, resume point, Hub access) runs before anything
+    is written.
+    """
+    validate_config(config)
+    check_output_dir(config)
+    images = load_training_images(config)
+    checkpoint, state, repo_id = None, {}, None
+    if config.resume:
+        checkpoint = ckpt.resolve_resume(config.resume, config.output_dir)
+        state = ckpt.check_compatible(checkpoint, config.resume_signature())
+    if config.push_to_hub:
+        repo_id = check_push_to_hub(config.hub_model_id or Path(config.output_dir).resolve().name)
+    run = set_up(config, images, checkpoint, state)
+    run.repo_id = repo_id
     training_loop(run, hooks)
-    save_results(run, inputs)
+    save_results(run)
     return run.out
 
 
-def check_inputs(config: TrainConfig) -> Inputs:
-    """Validate options, output folder, data, resume point and Hub access; create nothing."""
-    validate_config(config)
-    check_output_dir(config)
-    images = load_training_images(
-        config.data_dir,
-        config.dataset_name,
-        config.dataset_split,
-        config.image_column,
-        config.resolution,
-    )
-    inputs = Inputs(images=images)
-    if config.resume:
-        inputs.resume_from = ckpt.resolve_resume(config.resume, config.output_dir)
-        inputs.resume_state = ckpt.check_compatible(inputs.resume_from, config.resume_signature())
-    if config.push_to_hub:
-        from diffusion_course.hub import check_push_to_hub
-
-        name = config.hub_model_id or Path(config.output_dir).resolve().name
-        inputs.hub_token, inputs.hub_repo_id = check_push_to_hub(name)
-    return inputs
-
-
-def set_up(config: TrainConfig, inputs: Inputs) -> TrainingProgress:
-    """Accelerator, model, EMA, data, optimizer and learning-rate schedule; then resume."""
-    resume_step = int(inputs.resume_state["step"]) if inputs.resume_state else 0
-    accelerator = make_accelerator(config, resume_step)
+def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: dict):
+    """Accelerator, model, EMA, data, optimizer and learning-rate schedule; then resume from
+    ``checkpoint`` (whose trainer ``state`` holds the counters)."""
+    accelerator = make_accelerator(config, state.get("step", 0))
     set_seed(config.seed, device_specific=True)
     if accelerator.is_main_process:
         ckpt.checkpoints_dir(config.output_dir).mkdir(parents=True, exist_ok=True)
         ckpt.remove_stale_tmp(config.output_dir)
     accelerator.wait_for_everyone()
-    noise_scheduler = config.noise_scheduler()
     model = config.build_unet()
-    ema = make_ema(config, model)
-    flip = config.random_flip
-    dataset = ImageListDataset(inputs.images, config.resolution, config.channels, flip)
+    ema = None
+    if config.use_ema:  # decay grows from 0 towards --ema-max-decay, as in diffusers' example
+        ema = EMAModel(
+            model.parameters(),
+            decay=config.ema_max_decay,
+            use_ema_warmup=True,
+            inv_gamma=config.ema_inv_gamma,
+            power=config.ema_power,
+            model_cls=UNet2DModel,
+            model_config=model.config,
+        )
+    dataset = ImageListDataset(images, config.resolution, config.channels, config.random_flip)
     loader = DataLoader(
         dataset,
         batch_size=config.train_batch_size,
@@ -202,13 +188,16 @@ def set_up(config: TrainConfig, inputs: Inputs) -> TrainingProgress:
         ema.to(accelerator.device)
     save_unets_in_checkpoints(accelerator, ema)
     run = TrainingProgress(
-        config, accelerator, model, ema, noise_scheduler, optimizer, lr_scheduler, loader, steps,
-        commands=[command_line(config, processes)],
+        config, accelerator, model, ema, config.noise_scheduler(), optimizer, lr_scheduler,
+        loader, steps, commands=state.get("commands", []) + [command_line(config, processes)],
+        step=state.get("step", 0), train_seconds=state.get("train_seconds", 0.0),
+        earlier_wall_seconds=state.get("wall_seconds", 0.0),
     )  # fmt: skip
-    if inputs.resume_from is not None:
-        resume(run, inputs.resume_from, inputs.resume_state)
+    if checkpoint:  # model, EMA, optimizer, lr schedule and every process's RNG
+        accelerator.load_state(str(checkpoint))
+        accelerator.print(f"resumed from {checkpoint} at step {run.step}")
     # A resumed run drops what a killed run logged after its checkpoint (CSVTracker does too).
-    tensorboard = {"purge_step": resume_step + 1} if resume_step else {}
+    tensorboard = {"purge_step": run.step + 1} if run.step else {}
     accelerator.init_trackers("train", init_kwargs={"tensorboard": tensorboard})
     return run
 
@@ -216,9 +205,9 @@ def set_up(config: TrainConfig, inputs: Inputs) -> TrainingProgress:
 def make_accelerator(config: TrainConfig, resume_step: int = 0) -> Accelerator:
     """The Accelerator, logging to metrics.csv and TensorBoard (continued after ``resume_step``).
 
-    Several processes without CUDA become a gloo CPU group (``accelerate launch --multi_gpu
-    --num_processes N`` or ``torchrun`` on a machine without a GPU would otherwise start N
-    independent single-process runs; ``--cpu`` with N > 1 asks accelerate for ``mpirun``).
+    Several processes without CUDA become a gloo CPU group: ``accelerate launch --multi_gpu`` or
+    ``torchrun`` on a machine without a GPU would otherwise start N independent runs (and
+    ``--cpu`` with N > 1 asks accelerate for ``mpirun``).
     """
     several = int(os.environ.get("WORLD_SIZE", "1")) > 1
     out = Path(config.output_dir)
@@ -235,25 +224,10 @@ def make_accelerator(config: TrainConfig, resume_step: int = 0) -> Accelerator:
     )
 
 
-def make_ema(config: TrainConfig, model: UNet2DModel) -> EMAModel | None:
-    """EMA with warm-up (decay grows from 0 towards --ema-max-decay), as in diffusers' example."""
-    if not config.use_ema:
-        return None
-    return EMAModel(
-        model.parameters(),
-        decay=config.ema_max_decay,
-        use_ema_warmup=True,
-        inv_gamma=config.ema_inv_gamma,
-        power=config.ema_power,
-        model_cls=UNet2DModel,
-        model_config=model.config,
-    )
-
-
 def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) -> None:
-    """Checkpoints hold the UNet and its EMA in diffusers' format, in ``unet/`` and
-    ``unet_ema/``, so ``UNet2DModel.from_pretrained(checkpoint / "unet_ema")`` loads the
-    averaged weights of a run that is still training."""
+    """Checkpoints hold the UNet and its EMA in diffusers' format (``unet/``, ``unet_ema/``), so
+    ``UNet2DModel.from_pretrained(checkpoint / "unet_ema")`` loads the averaged weights of a run
+    that is still training."""
 
     def save(models: list, weights: list, folder: str) -> None:
         if accelerator.is_main_process:
@@ -264,44 +238,28 @@ def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) ->
         weights.pop()  # saved above; accelerate need not save it again
 
     def load(models: list, folder: str) -> None:
-        saved = UNet2DModel.from_pretrained(Path(folder) / "unet")
-        accelerator.unwrap_model(models.pop()).load_state_dict(saved.state_dict())
-        if ema is not None:  # what EMAModel.from_pretrained does, without building a third UNet
-            averaged = UNet2DModel.from_pretrained(Path(folder) / "unet_ema")
+        unet = accelerator.unwrap_model(models.pop())
+        unet.load_state_dict(load_file(Path(folder) / "unet" / SAFETENSORS_WEIGHTS_NAME))
+        if ema is not None:  # EMAModel.from_pretrained would warn about its counters in the
+            averaged = load_file(Path(folder) / "unet_ema" / SAFETENSORS_WEIGHTS_NAME)  # config
             counters = UNet2DModel.load_config(Path(folder) / "unet_ema")
             state = {key: counters[key] for key in ema.state_dict() if key != "shadow_params"}
-            ema.load_state_dict(state | {"shadow_params": list(averaged.parameters())})
+            shadow = [averaged[name] for name, _ in unet.named_parameters()]
+            ema.load_state_dict(state | {"shadow_params": shadow})
             ema.to(accelerator.device)
 
     accelerator.register_save_state_pre_hook(save)
     accelerator.register_load_state_pre_hook(load)
 
 
-def resume(run: TrainingProgress, checkpoint: Path, state: dict) -> None:
-    """Load model, EMA, optimizer, schedule and every process's RNG, and the counters."""
-    run.accelerator.load_state(str(checkpoint))
-    run.step = int(state["step"])
-    run.train_seconds = float(state["train_seconds"])
-    run.earlier_wall_seconds = float(state["wall_seconds"])
-    run.commands = state["commands"] + run.commands
-    run.accelerator.print(f"resumed from {checkpoint} at step {run.step}")
-
-
 def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
     """Train until the step count, the time budget or a hook ends the run."""
     config, accelerator, model = run.config, run.accelerator, run.model
-    scheduler = run.noise_scheduler
-    bar = tqdm(
-        total=run.total_steps,
-        initial=run.step,
-        disable=not (accelerator.is_local_main_process and config.progress_bar),
-        desc="train",
-        unit="step",
-    )
-    batches_per_epoch = len(run.loader)
-    steps_per_epoch = -(-batches_per_epoch // config.gradient_accumulation_steps)
-    epoch, done_in_epoch = divmod(run.step, steps_per_epoch)
-    skip = done_in_epoch * config.gradient_accumulation_steps  # batches a resumed run has seen
+    scheduler, accumulation = run.noise_scheduler, config.gradient_accumulation_steps
+    show = accelerator.is_local_main_process and config.progress_bar
+    bar = tqdm(total=run.total_steps, initial=run.step, disable=not show, desc="train", unit="step")
+    epoch, done_in_epoch = divmod(run.step, -(-len(run.loader) // accumulation))
+    skip = done_in_epoch * accumulation  # batches of this epoch a resumed run has seen
     stop = run.finished
     while not stop:
         run.loader.set_epoch(epoch)
@@ -314,8 +272,7 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
             noisy = scheduler.add_noise(clean, noise, t)  # forward process, any t in one jump
             with accelerator.accumulate(model):
                 prediction = model(noisy, t, return_dict=False)[0]
-                target = training_target(scheduler, clean, noise, t)
-                loss = diffusion_loss(prediction, target, scheduler, t, config.snr_gamma)
+                loss = diffusion_loss(prediction, clean, noise, t, scheduler, config.snr_gamma)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -331,14 +288,23 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
                 run.ema.step(model.parameters())
             seconds = time.perf_counter() - started
             run.train_seconds += seconds
-            hook_stop = any([bool(hook(run)) for hook in hooks])  # every hook runs
-            loss, stop = mean_over_processes(run, sum(losses) / len(losses), hook_stop)
-            log_step(run, bar, epoch, loss, seconds)
+            stop = any([bool(hook(run)) for hook in hooks])  # every hook runs
+            stop |= config.max_minutes is not None and run.train_seconds >= config.max_minutes * 60
+            # The mean loss of all processes, and whether any wants to stop, in one collective.
+            shared = torch.tensor([sum(losses) / len(losses), float(stop)], device=clean.device)
+            loss, stop = accelerator.reduce(shared, reduction="mean").tolist()
+            speed = len(clean) * accumulation * accelerator.num_processes / max(seconds, 1e-9)
+            lr = run.lr_scheduler.get_last_lr()[0]
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.0f}", lr=f"{lr:.1e}")
+            logged = {"epoch": epoch, "loss": round(loss, 6), "lr": lr}
+            logged |= {"train_seconds": round(run.train_seconds, 3), "images_per_second": speed}
+            accelerator.log(logged, step=run.step)
             if config.checkpointing_steps and run.step % config.checkpointing_steps == 0:
                 save_checkpoint(run)
             if config.save_samples_steps and run.step % config.save_samples_steps == 0:
                 save_sample_grid(run, run.out / "samples" / f"step-{run.step:06d}.png")
-            stop = stop or run.finished
+            stop = stop > 0 or run.finished
             if stop:
                 break
             losses, started = [], time.perf_counter()
@@ -346,80 +312,42 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
     bar.close()
 
 
-def training_target(
-    scheduler: DDPMScheduler, clean: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
-) -> torch.Tensor:
-    """What the UNet learns to output for the configured prediction type."""
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon":
-        return noise
-    if kind == "sample":
-        return clean
-    return scheduler.get_velocity(clean, noise, t)
-
-
 def diffusion_loss(
     prediction: torch.Tensor,
-    target: torch.Tensor,
-    scheduler: DDPMScheduler,
+    clean: torch.Tensor,
+    noise: torch.Tensor,
     t: torch.Tensor,
+    scheduler: DDPMScheduler,
     snr_gamma: float | None = None,
 ) -> torch.Tensor:
-    """Mean squared error; with ``snr_gamma`` each image's error is weighted by min-SNR-gamma
-    (Hang et al. 2023), which stops the many easy low-noise timesteps from dominating."""
+    """Mean squared error to the target of the prediction type (noise, v or the clean image).
+
+    With ``snr_gamma`` each image's error is weighted by min-SNR-gamma (Hang et al. 2023), so the
+    many easy low-noise timesteps do not dominate: each timestep counts as if the target were the
+    clean image with weight min(SNR, gamma), whatever the prediction type.
+    """
+    kind = scheduler.config.prediction_type
+    if kind == "v_prediction":
+        target = scheduler.get_velocity(clean, noise, t)
+    else:
+        target = noise if kind == "epsilon" else clean
     if not snr_gamma:
         return F.mse_loss(prediction.float(), target.float())
     per_image = F.mse_loss(prediction.float(), target.float(), reduction="none").mean((1, 2, 3))
-    return (per_image * min_snr_weights(scheduler, t, snr_gamma)).mean()
-
-
-def min_snr_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Per-image loss weights of min-SNR-gamma: the loss of each timestep counts as if the
-    target were x0 with weight min(SNR, gamma), whatever the prediction type."""
     snr = compute_snr(scheduler, t)
-    clipped = snr.clamp(max=gamma)
-    kind = scheduler.config.prediction_type
+    weight = snr.clamp(max=snr_gamma)
     if kind == "epsilon":
-        return clipped / snr.clamp(min=1e-8)
-    if kind == "v_prediction":
-        return clipped / (snr + 1)
-    return clipped
-
-
-def mean_over_processes(run: TrainingProgress, loss: float, stop: bool) -> tuple[float, bool]:
-    """The mean loss of all processes, and whether any wants to stop, in one collective."""
-    stop = stop or run.out_of_time
-    flags = torch.tensor([loss, float(stop)], device=run.accelerator.device)
-    flags = run.accelerator.reduce(flags, reduction="mean")
-    return flags[0].item(), bool(flags[1].item() > 0)
-
-
-def log_step(run: TrainingProgress, bar: tqdm, epoch: int, loss: float, seconds: float) -> None:
-    """The progress bar and the trackers (metrics.csv, TensorBoard)."""
-    config = run.config
-    images = config.train_batch_size * config.gradient_accumulation_steps
-    speed = images * run.accelerator.num_processes / max(seconds, 1e-9)
-    lr = run.lr_scheduler.get_last_lr()[0]
-    bar.update(1)
-    bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.0f}", lr=f"{lr:.1e}")
-    values = {
-        "epoch": epoch,
-        "loss": round(loss, 6),
-        "lr": lr,
-        "train_seconds": round(run.train_seconds, 3),
-        "images_per_second": round(speed, 1),
-    }
-    run.accelerator.log(values, step=run.step)
+        weight = weight / snr.clamp(min=1e-8)
+    elif kind == "v_prediction":
+        weight = weight / (snr + 1)
+    return (per_image * weight).mean()
 
 
 class CSVTracker(GeneralTracker):
-    """An accelerate tracker writing ``logs/metrics.csv``, one row per optimizer step.
+    """An accelerate tracker writing ``logs/metrics.csv``, one row per optimizer step; a resumed
+    run keeps the rows up to its checkpoint's step and continues after them."""
 
-    A resumed run keeps the rows up to its checkpoint's step and continues after them.
-    """
-
-    name = "csv"
-    requires_logging_directory = False
+    name, requires_logging_directory, tracker = "csv", False, None
     columns = ("step", "epoch", "loss", "lr", "train_seconds", "images_per_second")
 
     def __init__(self, path: Path, resume_step: int = 0) -> None:
@@ -433,111 +361,81 @@ class CSVTracker(GeneralTracker):
                 kept = [r for r in csv.DictReader(handle) if int(r["step"]) <= self.resume_step]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.handle, fieldnames=self.columns)
-        self.writer.writeheader()
-        self.writer.writerows(kept)
-
-    @property
-    def tracker(self) -> csv.DictWriter:
-        return self.writer
+        self.tracker = csv.DictWriter(self.handle, fieldnames=self.columns)
+        self.tracker.writeheader()
+        self.tracker.writerows(kept)
 
     def log(self, values: dict, step: int | None = None, **kwargs) -> None:
-        self.writer.writerow({"step": step, **values})
+        self.tracker.writerow({"step": step, **values})
         self.handle.flush()
 
     def finish(self) -> None:
         self.handle.close()
 
 
-def save_checkpoint(run: TrainingProgress) -> Path:
+def save_checkpoint(run: TrainingProgress) -> None:
     """accelerate's full state into a temp folder on every process, then an atomic rename."""
-    accelerator = run.accelerator
-    tmp = ckpt.tmp_path(run.out, run.step)
+    accelerator, tmp = run.accelerator, ckpt.tmp_path(run.out, run.step)
     if accelerator.is_main_process:
-        ckpt.remove_tree(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
-    final = ckpt.checkpoints_dir(run.out) / f"checkpoint-{run.step}"
     if accelerator.is_main_process:
-        limit = run.config.checkpoints_total_limit
-        final = ckpt.publish_checkpoint(run.out, run.step, run.state(), limit)
+        ckpt.publish_checkpoint(run.out, run.step, run.state(), run.config.checkpoints_total_limit)
     accelerator.wait_for_everyone()
-    return final
 
 
-def save_sample_grid(
-    run: TrainingProgress, path: Path, pipeline: DDPMPipeline | None = None
-) -> None:
+def save_sample_grid(run: TrainingProgress, path: Path, pipeline: DDPMPipeline | None = None):
     """A grid of seeded samples (the same noise every time, so grids compare across steps)."""
-    if not run.accelerator.is_main_process:
-        return
-    from diffusion_course.evaluate import generate
+    from diffusion_course.evaluate import generate  # matplotlib and the metric: load when used
     from diffusion_course.plotting import image_grid
 
-    config = run.config
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pipeline = pipeline or run.pipeline()
-    images = generate(
-        pipeline, config.num_sample_images, config.sample_inference_steps, seed=config.seed
-    )
-    image_grid(images, cols=min(8, len(images))).save(path)
+    if run.accelerator.is_main_process:
+        config = run.config
+        path.parent.mkdir(parents=True, exist_ok=True)
+        count, steps = config.num_sample_images, config.sample_inference_steps
+        images = generate(pipeline or run.pipeline(), count, steps, seed=config.seed)
+        image_grid(images, cols=min(8, len(images))).save(path)
 
 
-def save_results(run: TrainingProgress, inputs: Inputs) -> None:
-    """Final checkpoint; the pipeline with EMA weights, its score and card; the upload."""
-    accelerator = run.accelerator
-    last = ckpt.list_checkpoints(run.out)
-    if run.config.checkpointing_steps and not (last and last[-1].name == f"checkpoint-{run.step}"):
-        save_checkpoint(run)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        save_pipeline(run, inputs.hub_repo_id)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    if accelerator.is_main_process and run.config.push_to_hub:
-        from diffusion_course.hub import push_folder
-
-        private = run.config.hub_private
-        pushed = push_folder(run.out, inputs.hub_repo_id, inputs.hub_token, private)
-        print(f"pushed to https://huggingface.co/{pushed}")
-
-
-def save_pipeline(run: TrainingProgress, repo_id: str | None) -> None:
-    """Assemble pipeline, samples, metric and card in a temp folder, then publish them."""
-    pipeline = run.pipeline()
-    tmp = run.out / ".pipeline.tmp"
-    ckpt.remove_tree(tmp)
-    pipeline.save_pretrained(str(tmp), safe_serialization=True)
-    metric = measure(pipeline, run.config)
-    save_sample_grid(run, tmp / "samples.png", pipeline)
-    state = run.state() | {"metric": metric}
-    model_card(state, metric, repo_id).save(tmp / "README.md")
-    ckpt.write_json_atomic(run.out / "logs" / "final_state.json", state)
-    ckpt.publish_pipeline(tmp, run.out)
-    print(f"saved pipeline to {run.out}" + (f" | {metric}" if metric else ""))
-
-
-def measure(pipeline: DDPMPipeline, config: TrainConfig) -> str | None:
-    """The digits metric, when the run trained on greyscale digits."""
-    if config.data_source != "digits" or config.channels != 1 or config.eval_samples < 2:
-        return None
+def save_results(run: TrainingProgress) -> None:
+    """Final checkpoint; the pipeline with EMA weights, samples, score and card, assembled in a
+    temp folder and then published; the upload."""
     from diffusion_course.evaluate import evaluate_pipeline
 
-    steps, seed = config.eval_inference_steps, config.seed
-    report = evaluate_pipeline(pipeline, config.eval_samples, steps, seed)
-    return f"{report} ({report.num_samples} samples, {steps} sampling steps, seed {seed})"
+    config, out = run.config, run.out
+    saved = [path.name for path in ckpt.list_checkpoints(out)]
+    if config.checkpointing_steps and f"checkpoint-{run.step}" not in saved[-1:]:
+        save_checkpoint(run)
+    if run.accelerator.is_main_process:
+        pipeline, tmp, metric = run.pipeline(), out / ".pipeline.tmp", None
+        shutil.rmtree(tmp, ignore_errors=True)
+        pipeline.save_pretrained(str(tmp))
+        if config.data_source == "digits" and config.channels == 1 and config.eval_samples > 1:
+            steps, seed = config.eval_inference_steps, config.seed
+            report = evaluate_pipeline(pipeline, config.eval_samples, steps, seed)
+            metric = f"{report} ({report.num_samples} samples, {steps} sampling steps, seed {seed})"
+        save_sample_grid(run, tmp / "samples.png", pipeline)
+        state = run.state() | {"metric": metric}
+        model_card(state, metric, run.repo_id).save(tmp / "README.md")
+        ckpt.write_json_atomic(out / "logs" / "final_state.json", state)
+        ckpt.publish_pipeline(tmp, out)
+        print(f"saved pipeline to {out}" + (f" | {metric}" if metric else ""))
+    run.accelerator.wait_for_everyone()
+    run.accelerator.end_training()
+    if run.accelerator.is_main_process and run.repo_id:
+        pushed = push_folder(out, run.repo_id, config.hub_private)
+        print(f"pushed to https://huggingface.co/{pushed}")
 
 
 def command_line(config: TrainConfig, num_processes: int) -> str:
     """The command that reproduces this run, as a learner would type it."""
-    args = shlex.join(config.to_argv())
     threads = os.environ.get("OMP_NUM_THREADS")
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
-    if num_processes > 1:
-        launcher = f"accelerate launch --multi_gpu --num_processes {num_processes}"
-        return f"{env}{launcher} -m diffusion_course.train {args}"
-    return f"{env}python -m diffusion_course.train {args}"
+    launch = f"accelerate launch --multi_gpu --num_processes {num_processes}"
+    launch = launch if num_processes > 1 else "python"
+    return f"{env}{launch} -m diffusion_course.train {shlex.join(config.to_argv())}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -547,12 +445,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         train(config)
     except UsageError as exc:
-        if main_rank:
-            print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr) if main_rank else None
         return 2
     except KeyboardInterrupt:
-        if main_rank:
-            print("interrupted; continue with --resume latest", file=sys.stderr)
+        print("interrupted; continue with --resume latest", file=sys.stderr) if main_rank else None
         return 130
     return 0
 
