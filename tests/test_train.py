@@ -94,7 +94,7 @@ def test_interrupted_save_is_ignored_and_cleaned(tmp_path):
     partial.mkdir()
     (partial / "model.safetensors").write_bytes(b"half a file")
     (out / "checkpoints" / "checkpoint-8").mkdir()  # no trainer_state.json: not complete
-    assert ckpt.resolve_resume("latest", out).name == "checkpoint-2"
+    assert ckpt.list_checkpoints(out)[-1].name == "checkpoint-2"
     assert main(tiny_args(out, steps=3, every=2) + ["--resume", "latest"]) == 0
     assert not partial.exists()
     assert logged_steps(out) == [1, 2, 3]

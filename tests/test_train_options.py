@@ -10,15 +10,13 @@ import torch
 from diffusion_course.errors import UsageError
 from diffusion_course.options import (
     DIFFUSERS_NAMES,
+    PRESETS,
     RESUME_KEYS,
     TrainConfig,
     build_parser,
     parse_args,
-    steps_per_epoch,
-    total_steps,
     validate_config,
 )
-from diffusion_course.presets import PRESETS, build_unet, min_resolution, unet_kwargs
 
 
 def test_defaults_are_the_16px_digits_recipe():
@@ -76,12 +74,12 @@ def test_hub_model_id_needs_push_to_hub():
 
 def test_step_count_from_steps_epochs_or_default():
     config = parse_args(["--output-dir", "o", "--batch-size", "10", "--num-epochs", "3"])
-    assert steps_per_epoch(config, 95) == 10
-    assert total_steps(config, 95) == 30
-    assert total_steps(config, 95, num_processes=2) == 15
-    assert total_steps(dataclasses.replace(config, max_train_steps=4), 95) == 4
-    assert total_steps(parse_args(["--output-dir", "o"]), 95) == 1000
-    assert total_steps(parse_args(["--output-dir", "o", "--max-minutes", "2"]), 95) is None
+    assert config.total_steps(95) == 30  # 10 steps per epoch, the last batch short
+    assert config.total_steps(100) == 30 and config.total_steps(101) == 33
+    assert config.total_steps(95, num_processes=2) == 15
+    assert dataclasses.replace(config, max_train_steps=4).total_steps(95) == 4
+    assert parse_args(["--output-dir", "o"]).total_steps(95) == 1000
+    assert parse_args(["--output-dir", "o", "--max-minutes", "2"]).total_steps(95) is None
 
 
 def test_resume_signature_holds_what_changes_the_model():
@@ -92,17 +90,20 @@ def test_resume_signature_holds_what_changes_the_model():
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_presets_build_a_unet_of_the_right_shape(preset):
-    size = max(16, min_resolution(preset))
-    kwargs = unet_kwargs(preset, size, 3)
-    assert kwargs["sample_size"] == size and kwargs["in_channels"] == 3
-    unet = build_unet(preset, size, 3)
+    size = max(16, 2 ** len(PRESETS[preset]["block_out_channels"]))
+    config = TrainConfig("o", model=preset, resolution=size, channels=3)
+    validate_config(config)
+    kwargs = config.unet_kwargs()
+    assert kwargs["sample_size"] == size and kwargs["in_channels"] == kwargs["out_channels"] == 3
+    unet = config.build_unet()
     with torch.no_grad():
         out = unet(torch.zeros(2, 3, size, size), torch.tensor([0, 999])).sample
     assert out.shape == (2, 3, size, size)
 
 
 def test_presets_grow_in_size():
-    sizes = [sum(p.numel() for p in build_unet(n, 16, 1).parameters()) for n in PRESETS]
+    unets = [TrainConfig("o", model=name).build_unet() for name in PRESETS]
+    sizes = [sum(p.numel() for p in unet.parameters()) for unet in unets]
     assert sizes == sorted(sizes) and 0.5e6 < sizes[0] < 2e6  # tiny, small, base
 
 

@@ -15,17 +15,13 @@ import shutil
 from pathlib import Path
 
 from diffusion_course.errors import UsageError
+from diffusion_course.options import TrainConfig
 
 STATE_FILE = "trainer_state.json"
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
     return Path(output_dir) / "checkpoints"
-
-
-def tmp_path(output_dir: str | Path, step: int) -> Path:
-    """Where a checkpoint is assembled (beside the final folder, so the rename is atomic)."""
-    return checkpoints_dir(output_dir) / f"checkpoint-{step}.tmp"
 
 
 def fsync_tree(path: Path) -> None:
@@ -63,15 +59,16 @@ def publish_pipeline(tmp: Path, output_dir: Path) -> None:
     tmp.rmdir()
 
 
-def publish_checkpoint(output_dir: str | Path, step: int, state: dict, keep: int) -> Path:
-    """Add the trainer state to the assembled folder, fsync, rename it, keep the newest ``keep``."""
-    tmp, final = tmp_path(output_dir, step), checkpoints_dir(output_dir) / f"checkpoint-{step}"
+def publish_checkpoint(tmp: Path, state: dict, keep: int) -> Path:
+    """Add the trainer state to a checkpoint assembled in ``checkpoint-<step>.tmp`` beside its
+    final folder (so the rename is atomic), fsync, rename, and keep the newest ``keep``."""
+    final = tmp.with_suffix("")
     write_json_atomic(tmp / STATE_FILE, state)
     fsync_tree(tmp)
     shutil.rmtree(final, ignore_errors=True)  # the same step saved again after a resume
     os.replace(tmp, final)
     fsync_path(final.parent)
-    for old in list_checkpoints(output_dir)[:-keep]:
+    for old in list_checkpoints(final.parent.parent)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -96,31 +93,27 @@ def read_state(checkpoint: Path) -> dict:
     return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
 
 
-def resolve_resume(resume: str, output_dir: str | Path) -> Path:
-    """Turn ``--resume latest|PATH`` into a checkpoint folder, or raise UsageError."""
-    if resume == "latest":
-        if found := list_checkpoints(output_dir):
-            return found[-1]
+def find_resume(config: TrainConfig) -> tuple[Path, dict]:
+    """The checkpoint that ``--resume latest|PATH`` names, and its trainer state; UsageError if
+    there is none or its run had other essential settings (``config.resume_signature()``)."""
+    resume, output_dir, signature = config.resume, config.output_dir, config.resume_signature()
+    found = list_checkpoints(output_dir) if resume == "latest" else [Path(resume)]
+    if not found:
         raise UsageError(
             f"--resume latest: no checkpoint in {checkpoints_dir(output_dir)}; "
             "start without --resume or point --output-dir at the earlier run"
         )
-    if not (Path(resume) / STATE_FILE).is_file():
+    if not (found[-1] / STATE_FILE).is_file():
         raise UsageError(
             f"--resume {resume} is not a checkpoint folder (no {STATE_FILE}); "
             "pass --resume latest or a checkpoints/checkpoint-<step> folder"
         )
-    return Path(resume)
-
-
-def check_compatible(checkpoint: Path, signature: dict) -> dict:
-    """Return the checkpoint's state if its run had the same essential settings."""
-    state = read_state(checkpoint)
-    saved = state.get("signature", {})
-    diffs = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in signature.items() if saved.get(k) != v]
+    state = read_state(found[-1])
+    saved = {key: state["config"].get(key) for key in signature}
+    diffs = [f"{k}={saved[k]!r} (now {v!r})" for k, v in signature.items() if saved[k] != v]
     if diffs:
         raise UsageError(
-            f"--resume {checkpoint}: checkpoint was trained with {', '.join(diffs)}; "
+            f"--resume {found[-1]}: checkpoint was trained with {', '.join(diffs)}; "
             "use the original options or a new --output-dir"
         )
-    return state
+    return found[-1], state

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,33 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
 from diffusion_course.errors import UsageError
-from diffusion_course.presets import PRESETS, build_unet, min_resolution, unet_kwargs
 
+# Named UNet2DModel sizes, so a learner picks --model instead of six architecture arguments:
+# tiny trains in minutes on a laptop CPU, small adds self-attention at the lowest resolution,
+# base is the original course's size for 32 px and larger images on a GPU.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "block_out_channels": (32, 64, 64),
+        "layers_per_block": 1,
+        "down_block_types": ("DownBlock2D", "DownBlock2D", "DownBlock2D"),
+        "up_block_types": ("UpBlock2D", "UpBlock2D", "UpBlock2D"),
+        "norm_num_groups": 8,
+    },
+    "small": {
+        "block_out_channels": (32, 64, 128),
+        "layers_per_block": 1,
+        "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+        "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        "norm_num_groups": 8,
+    },
+    "base": {
+        "block_out_channels": (64, 128, 256, 256),
+        "layers_per_block": 2,
+        "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        "up_block_types": ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        "norm_num_groups": 32,
+    },
+}
 DEFAULT_MAX_STEPS = 1000
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
@@ -167,6 +192,16 @@ class TrainConfig:
                 argv += [option_name(f.name), str(value)]
         return argv
 
+    def total_steps(self, num_images: int, num_processes: int = 1) -> int | None:
+        """--max-train-steps, else --num-epochs, else 1000; ``None`` when only --max-minutes is
+        given (the time budget alone ends the run)."""
+        if self.max_train_steps:
+            return self.max_train_steps
+        if self.num_epochs:  # the last batch of an epoch may be short
+            per_step = self.train_batch_size * self.gradient_accumulation_steps * num_processes
+            return self.num_epochs * max(1, -(-num_images // per_step))
+        return None if self.max_minutes else DEFAULT_MAX_STEPS
+
     def noise_scheduler(self) -> DDPMScheduler:
         """The run's ``DDPMScheduler``: the script, the recipes and the chapters build it here."""
         return DDPMScheduler(
@@ -179,10 +214,12 @@ class TrainConfig:
         )
 
     def unet_kwargs(self) -> dict[str, Any]:
-        return unet_kwargs(self.model, self.resolution, self.channels)
+        """The ``UNet2DModel`` arguments of the --model preset for this image size and channels."""
+        sizes = {"sample_size": self.resolution, "in_channels": self.channels}
+        return PRESETS[self.model] | sizes | {"out_channels": self.channels}
 
     def build_unet(self) -> UNet2DModel:
-        return build_unet(self.model, self.resolution, self.channels)
+        return UNet2DModel(**self.unet_kwargs())
 
 
 def settings() -> tuple[dataclasses.Field, ...]:
@@ -212,7 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
             sources = group.add_mutually_exclusive_group()
         meta, default = f.metadata, f.default
         kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": meta["help"]}
-        kwargs["required"] = f.name == "output_dir"
         if isinstance(default, bool):
             kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
         else:
@@ -220,15 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
         if default not in (None, "") and default is not False:
             kwargs["help"] += f" (default: {'on' if default is True else default})"
         target = sources if f.name in ("data_dir", "dataset_name") else group
-        target.add_argument(option_name(f.name), *meta["aliases"], **kwargs)
+        required = f.name == "output_dir"
+        target.add_argument(option_name(f.name), *meta["aliases"], required=required, **kwargs)
     return parser
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    """Parse the command line into a :class:`TrainConfig` (no file system checks yet).
-
-    diffusers' spellings become ours first: ``--ddpm_num_steps=10`` -> ``--num-train-timesteps=10``.
-    """
+    """Parse the command line into a :class:`TrainConfig` (no file system checks yet), first
+    turning diffusers' names into ours: ``--ddpm_num_steps=9`` -> ``--num-train-timesteps=9``."""
     ours = []
     for arg in sys.argv[1:] if argv is None else argv:
         name, equals, value = arg.partition("=")
@@ -249,7 +284,7 @@ def validate_config(config: TrainConfig) -> None:
             raise UsageError(f"{option_name(f.name)} {exc}") from None
         if choices and value not in choices:
             raise UsageError(f"{option_name(f.name)} {value!r}: choose one of {choices}")
-    smallest = min_resolution(config.model)
+    smallest = 2 ** len(PRESETS[config.model]["block_out_channels"])  # halved down to 2x2
     if config.resolution % smallest:
         raise UsageError(
             f"--resolution {config.resolution} does not fit --model {config.model}; "
@@ -266,7 +301,7 @@ def validate_config(config: TrainConfig) -> None:
         raise UsageError("--hub-model-id is only used with --push-to-hub; add --push-to-hub")
     if config.data_dir and config.dataset_name:
         raise UsageError("--data-dir and --dataset-name are alternatives; pass only one")
-    unbounded = not (config.max_train_steps or config.num_epochs) and config.max_minutes
+    unbounded = config.total_steps(num_images=1) is None  # only --max-minutes ends the run
     if unbounded and config.lr_scheduler not in ("constant", "constant_with_warmup"):
         raise UsageError(
             f"--max-minutes alone gives --lr-scheduler {config.lr_scheduler} no end; add "
@@ -285,10 +320,8 @@ def check_output_dir(config: TrainConfig) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise UsageError(f"--output-dir {out}: {ancestor} is a file; choose a directory path")
-    probe = ancestor / f".write-probe-{os.getpid()}"  # os.access says yes to root on a
-    try:  # read-only mount: try to create a file instead
-        probe.touch()
-        probe.unlink()
+    try:  # create a file: os.access says yes to root even on a read-only mount
+        tempfile.TemporaryFile(dir=ancestor).close()
     except OSError:
         raise UsageError(
             f"--output-dir {out} is not writable; choose a folder you can write to"
@@ -305,19 +338,3 @@ def check_output_dir(config: TrainConfig) -> None:
             f"--output-dir {out} already holds a trained pipeline; "
             "pass --overwrite to replace it or choose a new --output-dir"
         )
-
-
-def steps_per_epoch(config: TrainConfig, num_images: int, num_processes: int = 1) -> int:
-    """Optimizer steps in one pass over the data (at least one)."""
-    per_step = config.train_batch_size * config.gradient_accumulation_steps * num_processes
-    return max(1, -(-num_images // per_step))
-
-
-def total_steps(config: TrainConfig, num_images: int, num_processes: int = 1) -> int | None:
-    """--max-train-steps, else --num-epochs, else 1000; ``None`` when only --max-minutes is given
-    (the time budget alone ends the run)."""
-    if config.max_train_steps:
-        return config.max_train_steps
-    if config.num_epochs:
-        return config.num_epochs * steps_per_epoch(config, num_images, num_processes)
-    return None if config.max_minutes else DEFAULT_MAX_STEPS

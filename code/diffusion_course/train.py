@@ -1,15 +1,10 @@
 """Train an unconditional DDPM and save it as a ``DDPMPipeline``: the course's training script.
 
-Built like diffusers' ``train_unconditional.py`` on 🤗 accelerate, so the same file runs on a
-CPU, one GPU, or several processes::
-
-    python -m diffusion_course.train --output-dir ddpm-digits --max-steps 2000
-    accelerate launch --num_processes 2 -m diffusion_course.train --output-dir ddpm-digits
-
-Read it from :func:`train` down: check the inputs, set up, :func:`training_loop` (one optimizer
-step per pass), save. Bad input ends with one line ``error: <problem>; <fix>`` and exit status
-2 before anything is written; checkpoints are atomic, so a killed run continues with
-``--resume latest``.
+Built on 🤗 accelerate like diffusers' ``train_unconditional.py``, so it runs on a CPU, a GPU or
+several processes (``accelerate launch --num_processes 2 -m diffusion_course.train ...``). Read
+it from :func:`train` down: check, set up, :func:`training_loop`, save. Bad input ends with one
+line ``error: <problem>; <fix>`` and status 2 before anything is written; checkpoints are atomic,
+so a killed run continues with ``--resume latest``.
 """
 
 from __future__ import annotations
@@ -29,32 +24,24 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.tracking import GeneralTracker
-from accelerate.utils import (
-    DataLoaderConfiguration,
-    ProjectConfiguration,
-    is_tensorboard_available,
-    set_seed,
-)
+from accelerate.utils import DataLoaderConfiguration, is_tensorboard_available, set_seed
 from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
 from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
 from safetensors.torch import load_file
+from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from diffusion_course import checkpoints as ckpt
 from diffusion_course.errors import UsageError
+from diffusion_course.evaluate import evaluate_pipeline, generate
 from diffusion_course.hub import check_push_to_hub, push_folder
 from diffusion_course.image_folder import ImageListDataset, load_training_images
 from diffusion_course.model_card import hardware_description, model_card
-from diffusion_course.options import (
-    TrainConfig,
-    check_output_dir,
-    parse_args,
-    total_steps,
-    validate_config,
-)
+from diffusion_course.options import TrainConfig, check_output_dir, parse_args, validate_config
+from diffusion_course.plotting import image_grid
 
 
 @dataclass
@@ -105,7 +92,6 @@ class TrainingProgress:
             "train_seconds": self.train_seconds,
             "wall_seconds": self.earlier_wall_seconds + time.perf_counter() - self.started,
             "config": self.config.to_dict(),
-            "signature": self.config.resume_signature(),
             "commands": self.commands,
             "num_processes": self.accelerator.num_processes,
             "hardware": hardware_description(),
@@ -117,18 +103,12 @@ Hook = Callable[[TrainingProgress], "bool | None"]
 
 
 def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
-    """Check, set up, train and save; return the output folder. Raises UsageError on bad input.
-
-    Every check (options, output folder, data, resume point, Hub access) runs before anything
-    is written.
-    """
+    """Check everything (raising UsageError) before anything is written; set up, train, save."""
     validate_config(config)
     check_output_dir(config)
     images = load_training_images(config)
-    checkpoint, state, repo_id = None, {}, None
-    if config.resume:
-        checkpoint = ckpt.resolve_resume(config.resume, config.output_dir)
-        state = ckpt.check_compatible(checkpoint, config.resume_signature())
+    checkpoint, state = ckpt.find_resume(config) if config.resume else (None, {})
+    repo_id = None
     if config.push_to_hub:
         repo_id = check_push_to_hub(config.hub_model_id or Path(config.output_dir).resolve().name)
     run = set_up(config, images, checkpoint, state)
@@ -139,8 +119,7 @@ def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
 
 
 def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: dict):
-    """Accelerator, model, EMA, data, optimizer and learning-rate schedule; then resume from
-    ``checkpoint`` (whose trainer ``state`` holds the counters)."""
+    """Accelerator, model, EMA, data, optimizer and lr schedule; then resume from ``checkpoint``."""
     accelerator = make_accelerator(config, state.get("step", 0))
     set_seed(config.seed, device_specific=True)
     if accelerator.is_main_process:
@@ -151,36 +130,26 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
     ema = None
     if config.use_ema:  # decay grows from 0 towards --ema-max-decay, as in diffusers' example
         ema = EMAModel(
-            model.parameters(),
-            decay=config.ema_max_decay,
-            use_ema_warmup=True,
-            inv_gamma=config.ema_inv_gamma,
-            power=config.ema_power,
-            model_cls=UNet2DModel,
-            model_config=model.config,
-        )
+            model.parameters(), decay=config.ema_max_decay, use_ema_warmup=True,
+            inv_gamma=config.ema_inv_gamma, power=config.ema_power,
+            model_cls=UNet2DModel, model_config=model.config,
+        )  # fmt: skip
     dataset = ImageListDataset(images, config.resolution, config.channels, config.random_flip)
     loader = DataLoader(
-        dataset,
-        batch_size=config.train_batch_size,
-        shuffle=True,
+        dataset, batch_size=config.train_batch_size, shuffle=True,
         num_workers=config.dataloader_num_workers,
         generator=torch.Generator().manual_seed(config.seed),
-    )
+    )  # fmt: skip
     processes = accelerator.num_processes
-    steps = total_steps(config, len(dataset), processes)
+    steps = config.total_steps(len(dataset), processes)
     optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=config.learning_rate,
-        betas=(config.adam_beta1, config.adam_beta2),
+        model.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
         weight_decay=config.adam_weight_decay,
-    )
+    )  # fmt: skip
     lr_scheduler = get_scheduler(  # accelerate steps it once per process
-        config.lr_scheduler,
-        optimizer=optimizer,
-        num_warmup_steps=config.lr_warmup_steps * processes,
+        config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps * processes,
         num_training_steps=steps and steps * processes,
-    )
+    )  # fmt: skip
     model, optimizer, loader, lr_scheduler = accelerator.prepare(
         model, optimizer, loader, lr_scheduler
     )
@@ -204,11 +173,7 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
 
 def make_accelerator(config: TrainConfig, resume_step: int = 0) -> Accelerator:
     """The Accelerator, logging to metrics.csv and TensorBoard (continued after ``resume_step``).
-
-    Several processes without CUDA become a gloo CPU group: ``accelerate launch --multi_gpu`` or
-    ``torchrun`` on a machine without a GPU would otherwise start N independent runs (and
-    ``--cpu`` with N > 1 asks accelerate for ``mpirun``).
-    """
+    Several processes without CUDA become one gloo CPU group (not N independent runs)."""
     several = int(os.environ.get("WORLD_SIZE", "1")) > 1
     out = Path(config.output_dir)
     trackers: list = [CSVTracker(out / "logs" / "metrics.csv", resume_step)]
@@ -219,15 +184,14 @@ def make_accelerator(config: TrainConfig, resume_step: int = 0) -> Accelerator:
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
         log_with=trackers,
-        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
+        project_dir=str(out / "logs"),  # TensorBoard writes to logs/train
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
 
 
 def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) -> None:
-    """Checkpoints hold the UNet and its EMA in diffusers' format (``unet/``, ``unet_ema/``), so
-    ``UNet2DModel.from_pretrained(checkpoint / "unet_ema")`` loads the averaged weights of a run
-    that is still training."""
+    """Checkpoints hold the UNet and its EMA in diffusers' format, so
+    ``UNet2DModel.from_pretrained(checkpoint / "unet_ema")`` loads a running run's EMA weights."""
 
     def save(models: list, weights: list, folder: str) -> None:
         if accelerator.is_main_process:
@@ -291,14 +255,18 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
             stop = any([bool(hook(run)) for hook in hooks])  # every hook runs
             stop |= config.max_minutes is not None and run.train_seconds >= config.max_minutes * 60
             # The mean loss of all processes, and whether any wants to stop, in one collective.
-            shared = torch.tensor([sum(losses) / len(losses), float(stop)], device=clean.device)
+            shared = torch.tensor([sum(losses) / len(losses), stop], device=accelerator.device)
             loss, stop = accelerator.reduce(shared, reduction="mean").tolist()
-            speed = len(clean) * accumulation * accelerator.num_processes / max(seconds, 1e-9)
+            images = config.train_batch_size * accumulation * accelerator.num_processes
+            speed = images / max(seconds, 1e-9)
             lr = run.lr_scheduler.get_last_lr()[0]
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.0f}", lr=f"{lr:.1e}")
             logged = {"epoch": epoch, "loss": round(loss, 6), "lr": lr}
-            logged |= {"train_seconds": round(run.train_seconds, 3), "images_per_second": speed}
+            logged |= {
+                "train_seconds": round(run.train_seconds, 3),
+                "images_per_second": round(speed, 1),
+            }
             accelerator.log(logged, step=run.step)
             if config.checkpointing_steps and run.step % config.checkpointing_steps == 0:
                 save_checkpoint(run)
@@ -313,13 +281,9 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
 
 
 def diffusion_loss(
-    prediction: torch.Tensor,
-    clean: torch.Tensor,
-    noise: torch.Tensor,
-    t: torch.Tensor,
-    scheduler: DDPMScheduler,
+    prediction: Tensor, clean: Tensor, noise: Tensor, t: Tensor, scheduler: DDPMScheduler,
     snr_gamma: float | None = None,
-) -> torch.Tensor:
+) -> Tensor:  # fmt: skip
     """Mean squared error to the target of the prediction type (noise, v or the clean image).
 
     With ``snr_gamma`` each image's error is weighted by min-SNR-gamma (Hang et al. 2023), so the
@@ -375,22 +339,19 @@ class CSVTracker(GeneralTracker):
 
 def save_checkpoint(run: TrainingProgress) -> None:
     """accelerate's full state into a temp folder on every process, then an atomic rename."""
-    accelerator, tmp = run.accelerator, ckpt.tmp_path(run.out, run.step)
+    accelerator, tmp = run.accelerator, ckpt.checkpoints_dir(run.out) / f"checkpoint-{run.step}.tmp"
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        ckpt.publish_checkpoint(run.out, run.step, run.state(), run.config.checkpoints_total_limit)
+        ckpt.publish_checkpoint(tmp, run.state(), run.config.checkpoints_total_limit)
     accelerator.wait_for_everyone()
 
 
 def save_sample_grid(run: TrainingProgress, path: Path, pipeline: DDPMPipeline | None = None):
     """A grid of seeded samples (the same noise every time, so grids compare across steps)."""
-    from diffusion_course.evaluate import generate  # matplotlib and the metric: load when used
-    from diffusion_course.plotting import image_grid
-
     if run.accelerator.is_main_process:
         config = run.config
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -402,8 +363,6 @@ def save_sample_grid(run: TrainingProgress, path: Path, pipeline: DDPMPipeline |
 def save_results(run: TrainingProgress) -> None:
     """Final checkpoint; the pipeline with EMA weights, samples, score and card, assembled in a
     temp folder and then published; the upload."""
-    from diffusion_course.evaluate import evaluate_pipeline
-
     config, out = run.config, run.out
     saved = [path.name for path in ckpt.list_checkpoints(out)]
     if config.checkpointing_steps and f"checkpoint-{run.step}" not in saved[-1:]:
@@ -440,17 +399,17 @@ def command_line(config: TrainConfig, num_processes: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: one ``error:`` line and status 2 on bad input, no traceback."""
-    config = parse_args(argv)
-    main_rank = os.environ.get("RANK", "0") == "0"
     try:
-        train(config)
+        train(parse_args(argv))
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr) if main_rank else None
-        return 2
+        message, status = f"error: {exc}", 2
     except KeyboardInterrupt:
-        print("interrupted; continue with --resume latest", file=sys.stderr) if main_rank else None
-        return 130
-    return 0
+        message, status = "interrupted; continue with --resume latest", 130
+    else:
+        return 0
+    if os.environ.get("RANK", "0") == "0":  # one message, not one per process
+        print(message, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":
