@@ -24,18 +24,14 @@ def checkpoints_dir(output_dir: str | Path) -> Path:
     return Path(output_dir) / "checkpoints"
 
 
-def fsync_tree(path: Path) -> None:
-    """Flush every file and folder under ``path`` to disk, so a rename publishes real data."""
-    for root, _dirs, files in os.walk(path):
+def fsync(path: Path, tree: bool = False) -> None:
+    """Flush a folder's entries (what makes a rename inside it durable), with ``tree`` also every
+    file and folder under it, so that a rename publishes real data."""
+    for root, _dirs, files in os.walk(path) if tree else [(path, [], [])]:
         for name in [*files, "."]:
-            fsync_path(os.path.join(root, name))
-
-
-def fsync_path(path: str | Path) -> None:
-    """Flush one file, or a folder's entries (what makes a rename inside it durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    os.fsync(fd)
-    os.close(fd)
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -51,11 +47,11 @@ def write_json_atomic(path: Path, data: dict) -> None:
 def publish_pipeline(tmp: Path, output_dir: Path) -> None:
     """Move an assembled pipeline into ``output_dir`` with ``model_index.json`` last: it makes
     a folder loadable, so a crash midway leaves a folder that ``from_pretrained`` refuses."""
-    fsync_tree(tmp)
+    fsync(tmp, tree=True)
     for item in sorted(tmp.iterdir(), key=lambda p: p.name == "model_index.json"):
         shutil.rmtree(output_dir / item.name, ignore_errors=True)
         os.replace(item, output_dir / item.name)
-    fsync_path(output_dir)
+    fsync(output_dir)
     tmp.rmdir()
 
 
@@ -64,10 +60,10 @@ def publish_checkpoint(tmp: Path, state: dict, keep: int) -> Path:
     final folder (so the rename is atomic), fsync, rename, and keep the newest ``keep``."""
     final = tmp.with_suffix("")
     write_json_atomic(tmp / STATE_FILE, state)
-    fsync_tree(tmp)
+    fsync(tmp, tree=True)
     shutil.rmtree(final, ignore_errors=True)  # the same step saved again after a resume
     os.replace(tmp, final)
-    fsync_path(final.parent)
+    fsync(final.parent)
     for old in list_checkpoints(final.parent.parent)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -48,7 +48,6 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
             f"--dataset-name {name}: cannot reach the Hugging Face Hub; check your connection, "
             "or set HF_HUB_OFFLINE=1 to use a cached copy, or use --data-dir"
         )
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
     try:
         dataset = datasets.load_dataset(name, split=split)
     except Exception as exc:  # datasets raises many types; the user needs the reason only
@@ -72,11 +71,8 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
 
 
 def check_push_to_hub(repo_name: str) -> str:
-    """Check that an upload can work, before training; return the full repo id (``user/name``).
-
-    ``repo_name`` is --hub-model-id or the output folder's name; without a namespace it goes
-    under the token's user.
-    """
+    """Check before training that an upload can work; return the full repo id: ``repo_name``
+    (--hub-model-id or the output folder's name) goes under the token's user if it has no ``/``."""
     from huggingface_hub import get_token, whoami
 
     if hub_offline():
@@ -108,9 +104,8 @@ def push_folder(folder: Path, repo_id: str, private: bool) -> str:
 
     repo = create_repo(repo_id, private=private, exist_ok=True)
     upload_folder(
-        repo_id=repo.repo_id,
-        folder_path=str(folder),
-        commit_message="Upload DDPM pipeline trained with diffusion_course.train",
+        repo_id=repo.repo_id, folder_path=str(folder),
         ignore_patterns=["checkpoints/*", "logs/*", "*.tmp"],
-    )
+        commit_message="Upload DDPM pipeline trained with diffusion_course.train",
+    )  # fmt: skip
     return repo.repo_id

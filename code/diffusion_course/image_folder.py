@@ -1,10 +1,8 @@
 """Training images from the bundled digits, a local folder or a Hub dataset, checked first.
 
-Every source is validated completely before the training script creates its output folder: a
-missing folder, a folder without images, a file that does not decode or an unreachable Hub
-dataset each stop the run with one sentence naming the fix. Images of mixed sizes and modes are
-accepted on purpose (learners collect them anywhere): each one is converted to the requested
-channels and resized and centre-cropped to the training resolution.
+Every source is validated completely before the training script creates its output folder. Images
+of mixed sizes and modes are accepted on purpose (learners collect them anywhere): each one is
+converted to the requested channels and resized and centre-cropped to the training resolution.
 """
 
 from __future__ import annotations
@@ -59,12 +57,8 @@ def fit_image(image: PILImage.Image, resolution: int) -> PILImage.Image:
 
 
 def scan_image_folder(data_dir: str | Path) -> list[Path]:
-    """Every image file under ``data_dir``; raise UsageError naming any bad file.
-
-    Other files (notes, metadata.csv, hidden files) are skipped; a file with an image extension
-    that does not decode is an error, since silently training on fewer images than the learner
-    collected hides a broken download.
-    """
+    """Every image file under ``data_dir`` (other and hidden files are skipped); UsageError names
+    one that does not decode, since training on fewer images would hide a broken download."""
     folder = Path(data_dir)
     if folder.is_file():
         raise UsageError(f"--data-dir {folder} is a file; point it at the folder that holds it")

@@ -22,31 +22,25 @@ from diffusers import DDPMScheduler, UNet2DModel
 
 from diffusion_course.errors import UsageError
 
-# Named UNet2DModel sizes, so a learner picks --model instead of six architecture arguments:
-# tiny trains in minutes on a laptop CPU, small adds self-attention at the lowest resolution,
-# base is the original course's size for 32 px and larger images on a GPU.
-PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {
-        "block_out_channels": (32, 64, 64),
-        "layers_per_block": 1,
-        "down_block_types": ("DownBlock2D", "DownBlock2D", "DownBlock2D"),
-        "up_block_types": ("UpBlock2D", "UpBlock2D", "UpBlock2D"),
-        "norm_num_groups": 8,
-    },
-    "small": {
-        "block_out_channels": (32, 64, 128),
-        "layers_per_block": 1,
-        "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-        "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-        "norm_num_groups": 8,
-    },
-    "base": {
-        "block_out_channels": (64, 128, 256, 256),
-        "layers_per_block": 2,
-        "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
-        "up_block_types": ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-        "norm_num_groups": 32,
-    },
+
+def _unet(widths: tuple[int, ...], layers: int, groups: int, attention: int | None = None) -> dict:
+    """``UNet2DModel`` arguments: a block per width (each halves the image), self-attention at
+    level ``attention``, and up blocks that mirror the down blocks."""
+    down = tuple("AttnDownBlock2D" if i == attention else "DownBlock2D" for i in range(len(widths)))
+    up = tuple(name.replace("Down", "Up") for name in reversed(down))
+    return dict(
+        block_out_channels=widths, layers_per_block=layers, down_block_types=down,
+        up_block_types=up, norm_num_groups=groups,
+    )  # fmt: skip
+
+
+# Named sizes, so a learner picks --model instead of six architecture arguments: tiny trains in
+# minutes on a laptop CPU, small adds self-attention at the lowest resolution, base is the
+# original course's size for 32 px and larger images on a GPU.
+PRESETS = {
+    "tiny": _unet((32, 64, 64), layers=1, groups=8),
+    "small": _unet((32, 64, 128), layers=1, groups=8, attention=2),
+    "base": _unet((64, 128, 256, 256), layers=2, groups=32, attention=2),
 }
 DEFAULT_MAX_STEPS = 1000
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")

@@ -1,11 +1,8 @@
 """Training recipes: named :class:`TrainConfig` s that the course measured or uses.
 
-``BENCHMARK_RECIPES`` are the candidates ``benchmarks/train_benchmark.py`` compares.
-``CHAPTER_RECIPE`` is the study's winner after a 3-CPU-minute budget, separated from the
-runner-up by its interval (``benchmarks/results.md``); the chapter "Introduction to Diffusers"
-builds its model, noise scheduler and loop from it and shows the same run as a command
-(``train_args``). ``CHAPTER_RECIPE.gpu`` is a larger variant for a Colab GPU, where the same
-minutes buy many more steps.
+``BENCHMARK_RECIPES`` are the candidates ``benchmarks/train_benchmark.py`` compares;
+``CHAPTER_RECIPE`` is the one the chapter "Introduction to Diffusers" trains and shows as a
+command, and ``CHAPTER_RECIPE.gpu`` a larger variant for a Colab GPU.
 """
 
 from __future__ import annotations

@@ -108,9 +108,8 @@ def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
     check_output_dir(config)
     images = load_training_images(config)
     checkpoint, state = ckpt.find_resume(config) if config.resume else (None, {})
-    repo_id = None
-    if config.push_to_hub:
-        repo_id = check_push_to_hub(config.hub_model_id or Path(config.output_dir).resolve().name)
+    name = config.hub_model_id or Path(config.output_dir).resolve().name
+    repo_id = check_push_to_hub(name) if config.push_to_hub else None
     run = set_up(config, images, checkpoint, state)
     run.repo_id = repo_id
     training_loop(run, hooks)
@@ -120,11 +119,21 @@ def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
 
 def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: dict):
     """Accelerator, model, EMA, data, optimizer and lr schedule; then resume from ``checkpoint``."""
-    accelerator = make_accelerator(config, state.get("step", 0))
+    out = Path(config.output_dir)
+    trackers: list = [CSVTracker(out / "logs" / "metrics.csv", resume_step=state.get("step", 0))]
+    if config.tensorboard and is_tensorboard_available():
+        trackers.append("tensorboard")
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1  # without CUDA: one gloo CPU group
+    accelerator = Accelerator(
+        cpu=several and not torch.cuda.is_available(), mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, log_with=trackers,
+        project_dir=str(out / "logs"),  # TensorBoard writes to logs/train
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )  # fmt: skip
     set_seed(config.seed, device_specific=True)
     if accelerator.is_main_process:
-        ckpt.checkpoints_dir(config.output_dir).mkdir(parents=True, exist_ok=True)
-        ckpt.remove_stale_tmp(config.output_dir)
+        ckpt.checkpoints_dir(out).mkdir(parents=True, exist_ok=True)
+        ckpt.remove_stale_tmp(out)
     accelerator.wait_for_everyone()
     model = config.build_unet()
     ema = None
@@ -169,24 +178,6 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
     tensorboard = {"purge_step": run.step + 1} if run.step else {}
     accelerator.init_trackers("train", init_kwargs={"tensorboard": tensorboard})
     return run
-
-
-def make_accelerator(config: TrainConfig, resume_step: int = 0) -> Accelerator:
-    """The Accelerator, logging to metrics.csv and TensorBoard (continued after ``resume_step``).
-    Several processes without CUDA become one gloo CPU group (not N independent runs)."""
-    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    out = Path(config.output_dir)
-    trackers: list = [CSVTracker(out / "logs" / "metrics.csv", resume_step)]
-    if config.tensorboard and is_tensorboard_available():
-        trackers.append("tensorboard")
-    return Accelerator(
-        cpu=several and not torch.cuda.is_available(),
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        mixed_precision=config.mixed_precision,
-        log_with=trackers,
-        project_dir=str(out / "logs"),  # TensorBoard writes to logs/train
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-    )
 
 
 def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) -> None:
