@@ -1,9 +1,6 @@
-"""Atomic checkpoints: save, find the latest complete one, rotate, and check compatibility.
-
-A checkpoint is ``<output>/checkpoints/checkpoint-<step>/``: accelerate's state (model, EMA,
-optimizer, lr schedule, every process's RNG) plus ``trainer_state.json``. It is assembled in a
-``.tmp`` sibling, fsynced and renamed into place, so a run killed during a save leaves the
-previous checkpoints and a ``.tmp`` folder that the next run deletes, never a broken checkpoint.
+"""Atomic checkpoints: ``checkpoints/checkpoint-<step>/`` holds accelerate's state (model, EMA,
+optimizer, lr schedule, every process's RNG) and ``trainer_state.json``. Assembled in a ``.tmp``
+sibling, fsynced and renamed into place, so a killed save never leaves a broken checkpoint.
 """
 
 from __future__ import annotations
@@ -79,10 +76,11 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
-def remove_stale_tmp(output_dir: str | Path) -> None:
-    """Remove what a save killed before its rename left behind."""
+def make_checkpoints_dir(output_dir: str | Path) -> None:
+    """Create ``checkpoints/``, or delete what a save killed before its rename left there."""
+    checkpoints_dir(output_dir).mkdir(parents=True, exist_ok=True)
     for path in checkpoints_dir(output_dir).glob("*.tmp"):
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def read_state(checkpoint: Path) -> dict:

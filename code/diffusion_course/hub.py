@@ -1,8 +1,6 @@
-"""Everything that talks to the Hugging Face Hub: reachability, offline mode, datasets, upload.
-
-The build and the tests run without internet, so every Hub call is checked first and fails fast
-with one sentence naming the fix. The token comes from ``HF_TOKEN`` or the cached ``hf auth
-login``; ``huggingface_hub`` reads it, and it is never printed or written anywhere.
+"""Everything that talks to the Hugging Face Hub. The build and the tests run offline, so every
+Hub call is checked first and fails fast with one sentence naming the fix. ``huggingface_hub``
+reads the token (``HF_TOKEN`` or ``hf auth login``); it is never printed or written anywhere.
 """
 
 from __future__ import annotations
@@ -12,16 +10,15 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+import datasets
+import huggingface_hub
+
 from diffusion_course.errors import UsageError
 
-HUB_TIMEOUT_S = 5.0
 
-
-def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
+def hub_reachable(timeout: float = 5.0) -> bool:
     """True if a TCP connection to the Hub endpoint opens within ``timeout`` seconds."""
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
+    url = urlparse(huggingface_hub.constants.ENDPOINT)
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
         with socket.create_connection((url.hostname, port), timeout=timeout):
@@ -37,9 +34,6 @@ def hub_offline() -> bool:
 
 def load_hub_images(name: str, split: str, image_column: str | None) -> list:
     """Load a Hub dataset's images, failing fast with one line when the Hub is out of reach."""
-    import datasets
-    import huggingface_hub
-
     if hub_offline():  # both libraries read the variable once, at import: tell them now, or
         datasets.config.HF_HUB_OFFLINE = True  # they retry the network for tens of seconds
         huggingface_hub.constants.HF_HUB_OFFLINE = True
@@ -73,13 +67,11 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
 def check_push_to_hub(repo_name: str) -> str:
     """Check before training that an upload can work; return the full repo id: ``repo_name``
     (--hub-model-id or the output folder's name) goes under the token's user if it has no ``/``."""
-    from huggingface_hub import get_token, whoami
-
     if hub_offline():
         raise UsageError(
             "--push-to-hub cannot upload while HF_HUB_OFFLINE=1; unset it or drop --push-to-hub"
         )
-    if not (token := get_token()):
+    if not (token := huggingface_hub.get_token()):
         raise UsageError(
             "--push-to-hub needs a Hugging Face token; run `hf auth login` or set HF_TOKEN"
         )
@@ -89,7 +81,7 @@ def check_push_to_hub(repo_name: str) -> str:
             "or drop --push-to-hub and upload the folder later"
         )
     try:
-        user = whoami(token=token)["name"]
+        user = huggingface_hub.whoami(token=token)["name"]
     except Exception as exc:  # invalid token or network trouble; never echo the token
         raise UsageError(
             f"--push-to-hub: the Hub refused the token ({type(exc).__name__}); "
@@ -100,10 +92,8 @@ def check_push_to_hub(repo_name: str) -> str:
 
 def push_folder(folder: Path, repo_id: str, private: bool) -> str:
     """Create the model repo if needed and upload the pipeline (not checkpoints or logs)."""
-    from huggingface_hub import create_repo, upload_folder
-
-    repo = create_repo(repo_id, private=private, exist_ok=True)
-    upload_folder(
+    repo = huggingface_hub.create_repo(repo_id, private=private, exist_ok=True)
+    huggingface_hub.upload_folder(
         repo_id=repo.repo_id, folder_path=str(folder),
         ignore_patterns=["checkpoints/*", "logs/*", "*.tmp"],
         commit_message="Upload DDPM pipeline trained with diffusion_course.train",

@@ -1,8 +1,6 @@
-"""Training images from the bundled digits, a local folder or a Hub dataset, checked first.
-
-Every source is validated completely before the training script creates its output folder. Images
-of mixed sizes and modes are accepted on purpose (learners collect them anywhere): each one is
-converted to the requested channels and resized and centre-cropped to the training resolution.
+"""Training images from the bundled digits, a local folder or a Hub dataset, checked before the
+output folder is created. Mixed sizes and modes are accepted on purpose (learners collect images
+anywhere): each is converted to the channels and resized and centre-cropped to the resolution.
 """
 
 from __future__ import annotations
@@ -63,12 +61,9 @@ def scan_image_folder(data_dir: str | Path) -> list[Path]:
     if folder.is_file():
         raise UsageError(f"--data-dir {folder} is a file; point it at the folder that holds it")
     files = sorted(
-        path
-        for path in folder.rglob("*")
-        if path.suffix.lower() in IMAGE_EXTENSIONS
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
     )
+    files = [p for p in files if not any(part[0] == "." for part in p.relative_to(folder).parts)]
     if not files:
         problem = "has no images (.png, .jpg, ...)" if folder.is_dir() else "does not exist"
         raise UsageError(f"--data-dir {folder} {problem}; point it at a folder of images")

@@ -1,15 +1,13 @@
-"""The model card (``README.md``) saved beside every trained pipeline.
-
-It records what a reader needs to reproduce or trust the model: the exact command(s), the seed,
-training time, hardware, settings and the sample-quality metric with its reference. Its metadata
-is ``huggingface_hub``'s ``ModelCardData``, so the Hub shows it as a diffusers model; the usage
-example names the Hub repo when the run is pushed.
+"""The model card (``README.md``) beside every trained pipeline: what a reader needs to reproduce
+or trust the model (commands, seed, time, hardware, settings, the metric), with the metadata the
+Hub shows (``ModelCardData``) and a usage example naming the Hub repo when the run is pushed.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 from pathlib import Path
 
 import torch
@@ -24,12 +22,10 @@ def hardware_description() -> str:
     """One line naming the accelerator or CPU model, core count and torch threads."""
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
-    cpu = platform.processor() or platform.machine()  # on Linux only the architecture
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu
-    )
+    cpuinfo = Path("/proc/cpuinfo")  # Linux names the model here, platform only the architecture
+    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    cpu = found[1].strip() if found else platform.processor() or platform.machine()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"CPU {cpu}, {cores} cores, {torch.get_num_threads()} torch threads"
 
@@ -42,12 +38,11 @@ def model_card(state: dict, metric: str | None, repo_id: str | None = None) -> M
     """The card of a finished run, from the trainer state written with each checkpoint."""
     config, commands = state["config"], state["commands"]
     data = ModelCardData(
-        library_name="diffusers",
-        license="apache-2.0",
+        library_name="diffusers", license="apache-2.0",
         pipeline_tag="unconditional-image-generation",
         tags=["unconditional-image-generation", "diffusion-models-class", "ddpm"],
         datasets=[config["dataset_name"]] if config["dataset_name"] else None,
-    )
+    )  # fmt: skip
     settings = [f"| `{k}` | `{v}` |" for k, v in sorted(config.items()) if k not in HIDDEN_SETTINGS]
     size = f"{config['resolution']}x{config['resolution']}"
     return ModelCard(f"""---

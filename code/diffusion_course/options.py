@@ -1,10 +1,8 @@
 """Settings of a training run: one frozen dataclass, from which the command line is generated.
 
-Each :class:`TrainConfig` field carries its help text and check (:func:`setting`), and
-:func:`build_parser` turns the fields into ``argparse`` options (``train_batch_size`` ->
-``--train-batch-size``), so every default is written once; diffusers' ``train_unconditional.py``
-spellings are accepted too. Recipes, the benchmark and the chapters build the same object in
-code; it is saved with each checkpoint (to refuse resuming an incompatible run) and in the card.
+Each :class:`TrainConfig` field carries its help and check, so every default is written once;
+recipes, the benchmark and the chapters build the same object in code. diffusers'
+``train_unconditional.py`` option names are accepted too.
 """
 
 from __future__ import annotations
@@ -65,13 +63,6 @@ RESUME_KEYS = (
     "rescale_betas_zero_snr", "num_train_timesteps", "use_ema", "train_batch_size",
     "gradient_accumulation_steps", "lr_scheduler",
 )  # fmt: skip
-# The help groups, each starting at the named field.
-GROUPS = {
-    "data_dir": "data (default: the bundled handwritten digits)",
-    "model": "model and noise schedule",
-    "train_batch_size": "optimisation",
-    "overwrite": "output, checkpoints and logging",
-}
 
 
 def _number(kind: type, ok: Callable[[Any], bool], rule: str) -> Callable[[str], Any]:
@@ -198,14 +189,14 @@ class TrainConfig:
 
     def noise_scheduler(self) -> DDPMScheduler:
         """The run's ``DDPMScheduler``: the script, the recipes and the chapters build it here."""
+        zero_snr = (
+            self.rescale_betas_zero_snr
+        )  # then sampling starts at pure noise (Lin et al. 3.3)
         return DDPMScheduler(
-            num_train_timesteps=self.num_train_timesteps,
-            beta_schedule=self.beta_schedule,
-            prediction_type=self.prediction_type,
-            rescale_betas_zero_snr=self.rescale_betas_zero_snr,
-            # with zero terminal SNR, sampling must start at the pure-noise step (sec. 3.3)
-            timestep_spacing="trailing" if self.rescale_betas_zero_snr else "leading",
-        )
+            num_train_timesteps=self.num_train_timesteps, beta_schedule=self.beta_schedule,
+            prediction_type=self.prediction_type, rescale_betas_zero_snr=zero_snr,
+            timestep_spacing="trailing" if zero_snr else "leading",
+        )  # fmt: skip
 
     def unet_kwargs(self) -> dict[str, Any]:
         """The ``UNet2DModel`` arguments of the --model preset for this image size and channels."""
@@ -230,17 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffusion-course-train",
         usage="%(prog)s --output-dir DIR [options]",
-        description="Train an unconditional DDPM (UNet2DModel + DDPMScheduler) and save a "
-        "DDPMPipeline. Runs on CPU or GPU; use `accelerate launch` for several processes.",
+        description="Train an unconditional DDPM (UNet2DModel + DDPMScheduler) on the bundled "
+        "digits, a --data-dir or a --dataset-name, and save a DDPMPipeline. Runs on CPU or GPU; "
+        "use `accelerate launch` for several processes.",
         epilog="The option names of diffusers' train_unconditional.py are accepted too "
         f"(--output_dir, {', '.join(DIFFUSERS_NAMES)}).",
     )
-    group: Any = parser
+    sources = parser.add_mutually_exclusive_group()  # default: the bundled digits
     for f in settings():
-        if f.name in GROUPS:
-            group = parser.add_argument_group(GROUPS[f.name])
-        if f.name == "data_dir":
-            sources = group.add_mutually_exclusive_group()
         meta, default = f.metadata, f.default
         kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": meta["help"]}
         if isinstance(default, bool):
@@ -249,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs |= {"type": meta["type"], "choices": meta["choices"]}
         if default not in (None, "") and default is not False:
             kwargs["help"] += f" (default: {'on' if default is True else default})"
-        target = sources if f.name in ("data_dir", "dataset_name") else group
+        target = sources if f.name in ("data_dir", "dataset_name") else parser
         required = f.name == "output_dir"
         target.add_argument(option_name(f.name), *meta["aliases"], required=required, **kwargs)
     return parser
@@ -269,15 +257,12 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
 
 def validate_config(config: TrainConfig) -> None:
     """Check settings that need no data (also for configs built in code); raise UsageError."""
-    for f in settings():
-        value, check, choices = getattr(config, f.name), f.metadata["type"], f.metadata["choices"]
-        try:
-            if value is not None and check is not None:
-                check(str(value))
-        except (argparse.ArgumentTypeError, ValueError) as exc:
-            raise UsageError(f"{option_name(f.name)} {exc}") from None
-        if choices and value not in choices:
-            raise UsageError(f"{option_name(f.name)} {value!r}: choose one of {choices}")
+    parser = build_parser()
+    parser.exit_on_error = False  # raise what it finds: the types, choices and ranges of the CLI
+    try:
+        parser.parse_args(config.to_argv())
+    except argparse.ArgumentError as exc:
+        raise UsageError(str(exc).removeprefix("argument ")) from None
     smallest = 2 ** len(PRESETS[config.model]["block_out_channels"])  # halved down to 2x2
     if config.resolution % smallest:
         raise UsageError(
@@ -293,8 +278,6 @@ def validate_config(config: TrainConfig) -> None:
         )
     if config.hub_model_id and not config.push_to_hub:
         raise UsageError("--hub-model-id is only used with --push-to-hub; add --push-to-hub")
-    if config.data_dir and config.dataset_name:
-        raise UsageError("--data-dir and --dataset-name are alternatives; pass only one")
     unbounded = config.total_steps(num_images=1) is None  # only --max-minutes ends the run
     if unbounded and config.lr_scheduler not in ("constant", "constant_with_warmup"):
         raise UsageError(
@@ -317,9 +300,7 @@ def check_output_dir(config: TrainConfig) -> None:
     try:  # create a file: os.access says yes to root even on a read-only mount
         tempfile.TemporaryFile(dir=ancestor).close()
     except OSError:
-        raise UsageError(
-            f"--output-dir {out} is not writable; choose a folder you can write to"
-        ) from None
+        raise UsageError(f"--output-dir {out} is not writable; choose another folder") from None
     if config.resume or not out.exists():
         return
     if any((out / "checkpoints").glob("*")):

@@ -1,8 +1,5 @@
-"""Training recipes: named :class:`TrainConfig` s that the course measured or uses.
-
-``BENCHMARK_RECIPES`` are the candidates ``benchmarks/train_benchmark.py`` compares;
-``CHAPTER_RECIPE`` is the one the chapter "Introduction to Diffusers" trains and shows as a
-command, and ``CHAPTER_RECIPE.gpu`` a larger variant for a Colab GPU.
+"""Training recipes: the candidates ``benchmarks/train_benchmark.py`` compares, and the one the
+chapter "Introduction to Diffusers" trains and shows as a command (with a larger GPU variant).
 """
 
 from __future__ import annotations

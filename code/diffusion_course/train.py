@@ -62,8 +62,7 @@ class TrainingProgress:
     repo_id: str | None = None  # where --push-to-hub uploads
     step: int = 0
     train_seconds: float = 0.0
-    earlier_wall_seconds: float = 0.0  # of the runs this one resumes
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=time.perf_counter)  # minus the resumed runs' time
 
     @property
     def out(self) -> Path:
@@ -86,17 +85,12 @@ class TrainingProgress:
 
     def state(self) -> dict:
         """Saved with each checkpoint (to resume) and with the pipeline (for the model card)."""
-        return {
-            "step": self.step,
-            "total_steps": self.total_steps,
-            "train_seconds": self.train_seconds,
-            "wall_seconds": self.earlier_wall_seconds + time.perf_counter() - self.started,
-            "config": self.config.to_dict(),
-            "commands": self.commands,
-            "num_processes": self.accelerator.num_processes,
-            "hardware": hardware_description(),
-            "diffusers_version": diffusers.__version__,
-        }
+        return dict(
+            step=self.step, total_steps=self.total_steps, train_seconds=self.train_seconds,
+            wall_seconds=time.perf_counter() - self.started, config=self.config.to_dict(),
+            commands=self.commands, num_processes=self.accelerator.num_processes,
+            hardware=hardware_description(), diffusers_version=diffusers.__version__,
+        )  # fmt: skip
 
 
 Hook = Callable[[TrainingProgress], "bool | None"]
@@ -132,9 +126,7 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
     )  # fmt: skip
     set_seed(config.seed, device_specific=True)
     if accelerator.is_main_process:
-        ckpt.checkpoints_dir(out).mkdir(parents=True, exist_ok=True)
-        ckpt.remove_stale_tmp(out)
-    accelerator.wait_for_everyone()
+        ckpt.make_checkpoints_dir(out)
     model = config.build_unet()
     ema = None
     if config.use_ema:  # decay grows from 0 towards --ema-max-decay, as in diffusers' example
@@ -169,7 +161,7 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
         config, accelerator, model, ema, config.noise_scheduler(), optimizer, lr_scheduler,
         loader, steps, commands=state.get("commands", []) + [command_line(config, processes)],
         step=state.get("step", 0), train_seconds=state.get("train_seconds", 0.0),
-        earlier_wall_seconds=state.get("wall_seconds", 0.0),
+        started=time.perf_counter() - state.get("wall_seconds", 0.0),
     )  # fmt: skip
     if checkpoint:  # model, EMA, optimizer, lr schedule and every process's RNG
         accelerator.load_state(str(checkpoint))
@@ -195,12 +187,11 @@ def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) ->
     def load(models: list, folder: str) -> None:
         unet = accelerator.unwrap_model(models.pop())
         unet.load_state_dict(load_file(Path(folder) / "unet" / SAFETENSORS_WEIGHTS_NAME))
-        if ema is not None:  # EMAModel.from_pretrained would warn about its counters in the
-            averaged = load_file(Path(folder) / "unet_ema" / SAFETENSORS_WEIGHTS_NAME)  # config
-            counters = UNet2DModel.load_config(Path(folder) / "unet_ema")
-            state = {key: counters[key] for key in ema.state_dict() if key != "shadow_params"}
+        if ema is not None:  # not EMAModel.from_pretrained: it warns about the EMA's counters,
+            counters = UNet2DModel.load_config(Path(folder) / "unet_ema")  # saved in this config
+            averaged = load_file(Path(folder) / "unet_ema" / SAFETENSORS_WEIGHTS_NAME)
             shadow = [averaged[name] for name, _ in unet.named_parameters()]
-            ema.load_state_dict(state | {"shadow_params": shadow})
+            ema.load_state_dict(counters | {"shadow_params": shadow})  # it reads its own keys
             ema.to(accelerator.device)
 
     accelerator.register_save_state_pre_hook(save)
@@ -275,12 +266,9 @@ def diffusion_loss(
     prediction: Tensor, clean: Tensor, noise: Tensor, t: Tensor, scheduler: DDPMScheduler,
     snr_gamma: float | None = None,
 ) -> Tensor:  # fmt: skip
-    """Mean squared error to the target of the prediction type (noise, v or the clean image).
-
-    With ``snr_gamma`` each image's error is weighted by min-SNR-gamma (Hang et al. 2023), so the
-    many easy low-noise timesteps do not dominate: each timestep counts as if the target were the
-    clean image with weight min(SNR, gamma), whatever the prediction type.
-    """
+    """Mean squared error to the target of the prediction type (noise, v or the clean image);
+    ``snr_gamma`` weights each image by min-SNR-gamma (Hang et al. 2023): each timestep counts as
+    if the target were the clean image with weight min(SNR, gamma), so easy ones do not dominate."""
     kind = scheduler.config.prediction_type
     if kind == "v_prediction":
         target = scheduler.get_velocity(clean, noise, t)
@@ -355,8 +343,7 @@ def save_results(run: TrainingProgress) -> None:
     """Final checkpoint; the pipeline with EMA weights, samples, score and card, assembled in a
     temp folder and then published; the upload."""
     config, out = run.config, run.out
-    saved = [path.name for path in ckpt.list_checkpoints(out)]
-    if config.checkpointing_steps and f"checkpoint-{run.step}" not in saved[-1:]:
+    if config.checkpointing_steps and run.step % config.checkpointing_steps:  # else saved already
         save_checkpoint(run)
     if run.accelerator.is_main_process:
         pipeline, tmp, metric = run.pipeline(), out / ".pipeline.tmp", None
