@@ -22,8 +22,7 @@ def checkpoints_dir(output_dir: str | Path) -> Path:
 
 
 def fsync(path: Path, tree: bool = False) -> None:
-    """Flush a folder's entries (what makes a rename inside it durable), with ``tree`` also every
-    file and folder under it, so that a rename publishes real data."""
+    """Flush a folder's entries (and with ``tree`` all under it), so that a rename is durable."""
     for root, _dirs, files in os.walk(path) if tree else [(path, [], [])]:
         for name in [*files, "."]:
             fd = os.open(os.path.join(root, name), os.O_RDONLY)
@@ -53,8 +52,7 @@ def publish_pipeline(tmp: Path, output_dir: Path) -> None:
 
 
 def publish_checkpoint(tmp: Path, state: dict, keep: int) -> Path:
-    """Add the trainer state to a checkpoint assembled in ``checkpoint-<step>.tmp`` beside its
-    final folder (so the rename is atomic), fsync, rename, and keep the newest ``keep``."""
+    """Add the trainer state to an assembled ``checkpoint-<step>.tmp``, fsync, rename, rotate."""
     final = tmp.with_suffix("")
     write_json_atomic(tmp / STATE_FILE, state)
     fsync(tmp, tree=True)
@@ -88,8 +86,7 @@ def read_state(checkpoint: Path) -> dict:
 
 
 def find_resume(config: TrainConfig) -> tuple[Path, dict]:
-    """The checkpoint that ``--resume latest|PATH`` names, and its trainer state; UsageError if
-    there is none or its run had other essential settings (``config.resume_signature()``)."""
+    """The checkpoint ``--resume`` names and its state; UsageError if none or trained otherwise."""
     resume, output_dir, signature = config.resume, config.output_dir, config.resume_signature()
     found = list_checkpoints(output_dir) if resume == "latest" else [Path(resume)]
     if not found:

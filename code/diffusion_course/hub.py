@@ -50,8 +50,8 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
             f"--dataset-name {name} (split {split}) could not be loaded: {reason}; "
             "check the id and split, or use --data-dir"
         ) from None
-    images = [c for c, f in dataset.features.items() if isinstance(f, datasets.Image)]
-    column = image_column or (images[0] if images else None)
+    images = (c for c, feature in dataset.features.items() if isinstance(feature, datasets.Image))
+    column = image_column or next(images, None)
     if column not in dataset.column_names:
         raise UsageError(
             f"--dataset-name {name} has no image column {image_column or ''}; "
@@ -65,16 +65,11 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
 
 
 def check_push_to_hub(repo_name: str) -> str:
-    """Check before training that an upload can work; return the full repo id: ``repo_name``
-    (--hub-model-id or the output folder's name) goes under the token's user if it has no ``/``."""
+    """Check before training that an upload can work; return the repo id (``user/repo_name``)."""
     if hub_offline():
-        raise UsageError(
-            "--push-to-hub cannot upload while HF_HUB_OFFLINE=1; unset it or drop --push-to-hub"
-        )
+        raise UsageError("--push-to-hub cannot upload with HF_HUB_OFFLINE=1; unset it")
     if not (token := huggingface_hub.get_token()):
-        raise UsageError(
-            "--push-to-hub needs a Hugging Face token; run `hf auth login` or set HF_TOKEN"
-        )
+        raise UsageError("--push-to-hub needs a Hugging Face token (`hf auth login` or HF_TOKEN)")
     if not hub_reachable():
         raise UsageError(
             "--push-to-hub: cannot reach the Hugging Face Hub; check your connection "

@@ -22,8 +22,7 @@ from diffusion_course.errors import UsageError
 
 
 def _unet(widths: tuple[int, ...], layers: int, groups: int, attention: int | None = None) -> dict:
-    """``UNet2DModel`` arguments: a block per width (each halves the image), self-attention at
-    level ``attention``, and up blocks that mirror the down blocks."""
+    """``UNet2DModel`` arguments: a block per width, attention at one level, up mirroring down."""
     down = tuple("AttnDownBlock2D" if i == attention else "DownBlock2D" for i in range(len(widths)))
     up = tuple(name.replace("Down", "Up") for name in reversed(down))
     return dict(
@@ -56,8 +55,7 @@ DIFFUSERS_NAMES = {
     "--resume_from_checkpoint": "--resume",
     "--hub_private_repo": "--hub-private",
 }
-# What changes the model, the noise process or the data order: --resume refuses a checkpoint
-# saved with other values, since it cannot be continued meaningfully.
+# What --resume must find unchanged: the model, the noise process and the data order.
 RESUME_KEYS = (
     "data_source", "resolution", "channels", "model", "prediction_type", "beta_schedule",
     "rescale_betas_zero_snr", "num_train_timesteps", "use_ema", "train_batch_size",
@@ -84,12 +82,18 @@ fraction = _number(float, lambda v: 0 < v < 1, "between 0 and 1, e.g. 0.999")
 
 
 def setting(default: Any, help: str, check: Any = None, *aliases: str) -> Any:
-    """A field with what ``argparse`` needs to offer it: ``check`` is a tuple of choices or a
+    """A field with the ``argparse`` options that offer it: ``check`` is a tuple of choices or a
     parsing type (default: the type of ``default``)."""
-    choices = check if isinstance(check, tuple) else None
-    kind = check if callable(check) else (str if default is None else type(default))
-    meta = {"help": help, "type": None if isinstance(default, bool) else kind, "choices": choices}
-    return dataclasses.field(default=default, metadata=meta | {"aliases": aliases})
+    if default not in (None, "") and default is not False:
+        help += f" (default: {'on' if default is True else default})"
+    if isinstance(default, bool):
+        options = {"action": argparse.BooleanOptionalAction if default else "store_true"}
+    elif isinstance(check, tuple):
+        options = {"choices": check, "type": type(default)}
+    else:
+        options = {"type": check or (str if default is None else type(default))}
+    metadata = {"options": options | {"help": help}, "aliases": aliases}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +182,7 @@ class TrainConfig:
         return argv
 
     def total_steps(self, num_images: int, num_processes: int = 1) -> int | None:
-        """--max-train-steps, else --num-epochs, else 1000; ``None`` when only --max-minutes is
-        given (the time budget alone ends the run)."""
+        """--max-train-steps, else --num-epochs, else 1000; None when only --max-minutes ends it."""
         if self.max_train_steps:
             return self.max_train_steps
         if self.num_epochs:  # the last batch of an epoch may be short
@@ -229,23 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sources = parser.add_mutually_exclusive_group()  # default: the bundled digits
     for f in settings():
-        meta, default = f.metadata, f.default
-        kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": meta["help"]}
-        if isinstance(default, bool):
-            kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
-        else:
-            kwargs |= {"type": meta["type"], "choices": meta["choices"]}
-        if default not in (None, "") and default is not False:
-            kwargs["help"] += f" (default: {'on' if default is True else default})"
         target = sources if f.name in ("data_dir", "dataset_name") else parser
+        names = [option_name(f.name), *f.metadata["aliases"]]
         required = f.name == "output_dir"
-        target.add_argument(option_name(f.name), *meta["aliases"], required=required, **kwargs)
+        target.add_argument(
+            *names, dest=f.name, default=f.default, required=required, **f.metadata["options"]
+        )
     return parser
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    """Parse the command line into a :class:`TrainConfig` (no file system checks yet), first
-    turning diffusers' names into ours: ``--ddpm_num_steps=9`` -> ``--num-train-timesteps=9``."""
+    """The command line (in our or diffusers' option names) as a :class:`TrainConfig`."""
     ours = []
     for arg in sys.argv[1:] if argv is None else argv:
         name, equals, value = arg.partition("=")
@@ -288,19 +285,18 @@ def validate_config(config: TrainConfig) -> None:
 
 
 def check_output_dir(config: TrainConfig) -> None:
-    """Refuse an output folder that cannot be written or holds another run's results; this runs
-    before anything is created, so a refused run leaves no trace on disk."""
+    """Refuse an output folder that cannot be written or holds another run's results."""
     out = ancestor = Path(config.output_dir)
     if not config.output_dir:
         raise UsageError("no --output-dir; pass the folder the pipeline should be saved in")
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UsageError(f"--output-dir {out}: {ancestor} is a file; choose a directory path")
     try:  # create a file: os.access says yes to root even on a read-only mount
         tempfile.TemporaryFile(dir=ancestor).close()
-    except OSError:
-        raise UsageError(f"--output-dir {out} is not writable; choose another folder") from None
+    except OSError:  # also when the ancestor is a file
+        raise UsageError(
+            f"--output-dir {out} is not writable ({ancestor}); choose another"
+        ) from None
     if config.resume or not out.exists():
         return
     if any((out / "checkpoints").glob("*")):

@@ -17,8 +17,7 @@ class Recipe(TrainConfig):
     gpu: Recipe | None = field(default=None, compare=False)
 
     @property
-    def batch_size(self) -> int:
-        """Short for ``train_batch_size`` (the chapter's DataLoader reads it)."""
+    def batch_size(self) -> int:  # the chapter's DataLoader reads it
         return self.train_batch_size
 
     def to_config(self, output_dir: str, **changes) -> TrainConfig:

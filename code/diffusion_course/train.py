@@ -80,8 +80,7 @@ class TrainingProgress:
         copy.load_state_dict(unet.state_dict())
         if use_ema and self.ema is not None:
             self.ema.copy_to(copy.parameters())
-        scheduler = DDPMScheduler.from_config(self.noise_scheduler.config)
-        return DDPMPipeline(unet=copy.eval(), scheduler=scheduler)
+        return DDPMPipeline(copy.eval(), DDPMScheduler.from_config(self.noise_scheduler.config))
 
     def state(self) -> dict:
         """Saved with each checkpoint (to resume) and with the pipeline (for the model card)."""
@@ -173,8 +172,8 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
 
 
 def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) -> None:
-    """Checkpoints hold the UNet and its EMA in diffusers' format, so
-    ``UNet2DModel.from_pretrained(checkpoint / "unet_ema")`` loads a running run's EMA weights."""
+    """Checkpoints hold ``unet/`` and ``unet_ema/`` in diffusers' format: ``from_pretrained``
+    loads the EMA weights of a run that is still training."""
 
     def save(models: list, weights: list, folder: str) -> None:
         if accelerator.is_main_process:
@@ -270,10 +269,8 @@ def diffusion_loss(
     ``snr_gamma`` weights each image by min-SNR-gamma (Hang et al. 2023): each timestep counts as
     if the target were the clean image with weight min(SNR, gamma), so easy ones do not dominate."""
     kind = scheduler.config.prediction_type
-    if kind == "v_prediction":
-        target = scheduler.get_velocity(clean, noise, t)
-    else:
-        target = noise if kind == "epsilon" else clean
+    velocity = scheduler.get_velocity(clean, noise, t)  # v = sqrt(abar) noise - sqrt(1-abar) x0
+    target = {"epsilon": noise, "sample": clean, "v_prediction": velocity}[kind]
     if not snr_gamma:
         return F.mse_loss(prediction.float(), target.float())
     per_image = F.mse_loss(prediction.float(), target.float(), reduction="none").mean((1, 2, 3))
@@ -286,22 +283,21 @@ def diffusion_loss(
     return (per_image * weight).mean()
 
 
+@dataclass
 class CSVTracker(GeneralTracker):
     """An accelerate tracker writing ``logs/metrics.csv``, one row per optimizer step; a resumed
     run keeps the rows up to its checkpoint's step and continues after them."""
 
+    path: Path
+    resume_step: int = 0
     name, requires_logging_directory, tracker = "csv", False, None
     columns = ("step", "epoch", "loss", "lr", "train_seconds", "images_per_second")
-
-    def __init__(self, path: Path, resume_step: int = 0) -> None:
-        super().__init__()
-        self.path, self.resume_step = path, resume_step
 
     def start(self) -> None:
         kept = []
         if self.path.exists() and self.resume_step:
-            with open(self.path, newline="", encoding="utf-8") as handle:
-                kept = [r for r in csv.DictReader(handle) if int(r["step"]) <= self.resume_step]
+            rows = csv.DictReader(self.path.read_text(encoding="utf-8").splitlines())
+            kept = [row for row in rows if int(row["step"]) <= self.resume_step]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "w", newline="", encoding="utf-8")
         self.tracker = csv.DictWriter(self.handle, fieldnames=self.columns)
@@ -319,9 +315,6 @@ class CSVTracker(GeneralTracker):
 def save_checkpoint(run: TrainingProgress) -> None:
     """accelerate's full state into a temp folder on every process, then an atomic rename."""
     accelerator, tmp = run.accelerator, ckpt.checkpoints_dir(run.out) / f"checkpoint-{run.step}.tmp"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-    accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -340,8 +333,7 @@ def save_sample_grid(run: TrainingProgress, path: Path, pipeline: DDPMPipeline |
 
 
 def save_results(run: TrainingProgress) -> None:
-    """Final checkpoint; the pipeline with EMA weights, samples, score and card, assembled in a
-    temp folder and then published; the upload."""
+    """Final checkpoint; the EMA pipeline with samples, score and card, published whole; upload."""
     config, out = run.config, run.out
     if config.checkpointing_steps and run.step % config.checkpointing_steps:  # else saved already
         save_checkpoint(run)
