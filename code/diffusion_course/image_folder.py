@@ -58,14 +58,13 @@ def scan_image_folder(data_dir: str | Path) -> list[Path]:
     """Every image file under ``data_dir`` (other and hidden files are skipped); UsageError names
     one that does not decode, since training on fewer images would hide a broken download."""
     folder = Path(data_dir)
-    if folder.is_file():
-        raise UsageError(f"--data-dir {folder} is a file; point it at the folder that holds it")
     files = sorted(
         p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
     )
     files = [p for p in files if not any(part[0] == "." for part in p.relative_to(folder).parts)]
     if not files:
-        problem = "has no images (.png, .jpg, ...)" if folder.is_dir() else "does not exist"
+        found = "has no images (.png, .jpg, ...)" if folder.is_dir() else "is a file"
+        problem = found if folder.exists() else "does not exist"
         raise UsageError(f"--data-dir {folder} {problem}; point it at a folder of images")
     for path in files:
         try:

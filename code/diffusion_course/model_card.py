@@ -44,7 +44,6 @@ def model_card(state: dict, metric: str | None, repo_id: str | None = None) -> M
         datasets=[config["dataset_name"]] if config["dataset_name"] else None,
     )  # fmt: skip
     settings = [f"| `{k}` | `{v}` |" for k, v in sorted(config.items()) if k not in HIDDEN_SETTINGS]
-    size = f"{config['resolution']}x{config['resolution']}"
     return ModelCard(f"""---
 {data.to_yaml()}
 ---
@@ -52,8 +51,8 @@ def model_card(state: dict, metric: str | None, repo_id: str | None = None) -> M
 # {repo_id or Path(config["output_dir"]).name}
 
 An unconditional DDPM (`UNet2DModel` + `DDPMScheduler`) trained with the Diffusion Models
-Course script `diffusion_course.train` on `{config["data_source"]}` at {size} pixels,
-{config["channels"]} channel(s).
+Course script `diffusion_course.train` on `{config["data_source"]}` at
+{config["resolution"]}x{config["resolution"]} pixels, {config["channels"]} channel(s).
 
 ## Usage
 

@@ -25,10 +25,8 @@ def _unet(widths: tuple[int, ...], layers: int, groups: int, attention: int | No
     """``UNet2DModel`` arguments: a block per width, attention at one level, up mirroring down."""
     down = tuple("AttnDownBlock2D" if i == attention else "DownBlock2D" for i in range(len(widths)))
     up = tuple(name.replace("Down", "Up") for name in reversed(down))
-    return dict(
-        block_out_channels=widths, layers_per_block=layers, down_block_types=down,
-        up_block_types=up, norm_num_groups=groups,
-    )  # fmt: skip
+    kwargs = dict(block_out_channels=widths, layers_per_block=layers, down_block_types=down)
+    return kwargs | dict(up_block_types=up, norm_num_groups=groups)
 
 
 # Named sizes, so a learner picks --model instead of six architecture arguments: tiny trains in
@@ -45,16 +43,12 @@ BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
 LR_SCHEDULES = (
     "constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
 )  # fmt: skip
-# diffusers' train_unconditional.py names that differ from ours by more than "_" vs "-".
-DIFFUSERS_NAMES = {
-    "--train_data_dir": "--data-dir",
-    "--overwrite_output_dir": "--overwrite",
-    "--ddpm_num_steps": "--num-train-timesteps",
-    "--ddpm_beta_schedule": "--beta-schedule",
+DIFFUSERS_NAMES = {  # diffusers' train_unconditional.py names that differ by more than "_"
+    "--train_data_dir": "--data-dir", "--overwrite_output_dir": "--overwrite",
+    "--ddpm_num_steps": "--num-train-timesteps", "--ddpm_beta_schedule": "--beta-schedule",
     "--ddpm_num_inference_steps": "--sample-inference-steps",
-    "--resume_from_checkpoint": "--resume",
-    "--hub_private_repo": "--hub-private",
-}
+    "--resume_from_checkpoint": "--resume", "--hub_private_repo": "--hub-private",
+}  # fmt: skip
 # What --resume must find unchanged: the model, the noise process and the data order.
 RESUME_KEYS = (
     "data_source", "resolution", "channels", "model", "prediction_type", "beta_schedule",

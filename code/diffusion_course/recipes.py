@@ -33,9 +33,8 @@ class Recipe(TrainConfig):
         return replace(self, max_train_steps=steps)
 
 
-# The candidates of the study (benchmarks/study_run.py, benchmarks/results.md): each changes one
-# factor of "base", the chapter's recipe before the study. The benchmark sizes max_train_steps
-# from the measured CPU cost of a step, so that the lr schedule ends at the last CPU-minute mark.
+# The study's candidates (benchmarks/results.md), each changing one factor of "base"; the benchmark
+# sets max_train_steps from the CPU cost of a step, so the lr schedule ends at the last minute mark.
 _BASE = Recipe(name="base", beta_schedule="squaredcos_cap_v2")
 BENCHMARK_RECIPES = {
     recipe.name: recipe

@@ -112,28 +112,11 @@ def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
 
 def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: dict):
     """Accelerator, model, EMA, data, optimizer and lr schedule; then resume from ``checkpoint``."""
-    out = Path(config.output_dir)
-    trackers: list = [CSVTracker(out / "logs" / "metrics.csv", resume_step=state.get("step", 0))]
-    if config.tensorboard and is_tensorboard_available():
-        trackers.append("tensorboard")
-    several = int(os.environ.get("WORLD_SIZE", "1")) > 1  # without CUDA: one gloo CPU group
-    accelerator = Accelerator(
-        cpu=several and not torch.cuda.is_available(), mixed_precision=config.mixed_precision,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, log_with=trackers,
-        project_dir=str(out / "logs"),  # TensorBoard writes to logs/train
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-    )  # fmt: skip
+    accelerator = make_accelerator(config, resume_step=state.get("step", 0))
     set_seed(config.seed, device_specific=True)
     if accelerator.is_main_process:
-        ckpt.make_checkpoints_dir(out)
-    model = config.build_unet()
-    ema = None
-    if config.use_ema:  # decay grows from 0 towards --ema-max-decay, as in diffusers' example
-        ema = EMAModel(
-            model.parameters(), decay=config.ema_max_decay, use_ema_warmup=True,
-            inv_gamma=config.ema_inv_gamma, power=config.ema_power,
-            model_cls=UNet2DModel, model_config=model.config,
-        )  # fmt: skip
+        ckpt.make_checkpoints_dir(config.output_dir)
+    unet = config.build_unet()
     dataset = ImageListDataset(images, config.resolution, config.channels, config.random_flip)
     loader = DataLoader(
         dataset, batch_size=config.train_batch_size, shuffle=True,
@@ -143,21 +126,24 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
     processes = accelerator.num_processes
     steps = config.total_steps(len(dataset), processes)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
+        unet.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
         weight_decay=config.adam_weight_decay,
     )  # fmt: skip
-    lr_scheduler = get_scheduler(  # accelerate steps it once per process
+    lr_schedule = get_scheduler(  # accelerate steps it once per process
         config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps * processes,
         num_training_steps=steps and steps * processes,
     )  # fmt: skip
-    model, optimizer, loader, lr_scheduler = accelerator.prepare(
-        model, optimizer, loader, lr_scheduler
+    model, optimizer, loader, lr_schedule = accelerator.prepare(
+        unet, optimizer, loader, lr_schedule
     )
-    if ema is not None:
-        ema.to(accelerator.device)
+    ema = EMAModel(  # on the device now; its decay grows from 0 to --ema-max-decay (warm-up)
+        unet.parameters(), decay=config.ema_max_decay, use_ema_warmup=True,
+        inv_gamma=config.ema_inv_gamma, power=config.ema_power,
+        model_cls=UNet2DModel, model_config=unet.config,
+    ) if config.use_ema else None  # fmt: skip
     save_unets_in_checkpoints(accelerator, ema)
     run = TrainingProgress(
-        config, accelerator, model, ema, config.noise_scheduler(), optimizer, lr_scheduler,
+        config, accelerator, model, ema, config.noise_scheduler(), optimizer, lr_schedule,
         loader, steps, commands=state.get("commands", []) + [command_line(config, processes)],
         step=state.get("step", 0), train_seconds=state.get("train_seconds", 0.0),
         started=time.perf_counter() - state.get("wall_seconds", 0.0),
@@ -165,10 +151,26 @@ def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: di
     if checkpoint:  # model, EMA, optimizer, lr schedule and every process's RNG
         accelerator.load_state(str(checkpoint))
         accelerator.print(f"resumed from {checkpoint} at step {run.step}")
-    # A resumed run drops what a killed run logged after its checkpoint (CSVTracker does too).
+    # A resumed run drops what the killed run logged after its checkpoint, as CSVTracker does.
     tensorboard = {"purge_step": run.step + 1} if run.step else {}
     accelerator.init_trackers("train", init_kwargs={"tensorboard": tensorboard})
     return run
+
+
+def make_accelerator(config: TrainConfig, resume_step: int) -> Accelerator:
+    """The Accelerator, logging to metrics.csv and TensorBoard from ``resume_step`` on. Several
+    processes without CUDA form one gloo CPU group (not N independent runs, nor ``mpirun``)."""
+    out = Path(config.output_dir)
+    trackers: list = [CSVTracker(out / "logs" / "metrics.csv", resume_step)]
+    if config.tensorboard and is_tensorboard_available():
+        trackers.append("tensorboard")
+    return Accelerator(
+        cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),
+        mixed_precision=config.mixed_precision, log_with=trackers,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        project_dir=str(out / "logs"),  # TensorBoard writes to logs/train
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )  # fmt: skip
 
 
 def save_unets_in_checkpoints(accelerator: Accelerator, ema: EMAModel | None) -> None:
@@ -225,9 +227,8 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
                 run.lr_scheduler.step()
                 run.optimizer.zero_grad()
             losses.append(loss.item())
-            if not accelerator.sync_gradients:
+            if not accelerator.sync_gradients:  # still accumulating: no optimizer step yet
                 continue
-            # One optimizer step is done.
             run.step += 1
             if run.ema is not None:
                 run.ema.step(model.parameters())
@@ -294,10 +295,9 @@ class CSVTracker(GeneralTracker):
     columns = ("step", "epoch", "loss", "lr", "train_seconds", "images_per_second")
 
     def start(self) -> None:
-        kept = []
-        if self.path.exists() and self.resume_step:
-            rows = csv.DictReader(self.path.read_text(encoding="utf-8").splitlines())
-            kept = [row for row in rows if int(row["step"]) <= self.resume_step]
+        resumed = self.resume_step and self.path.exists()
+        rows = csv.DictReader(self.path.read_text(encoding="utf-8").splitlines() if resumed else [])
+        kept = [row for row in rows if int(row["step"]) <= self.resume_step]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "w", newline="", encoding="utf-8")
         self.tracker = csv.DictWriter(self.handle, fieldnames=self.columns)
@@ -354,8 +354,9 @@ def save_results(run: TrainingProgress) -> None:
     run.accelerator.wait_for_everyone()
     run.accelerator.end_training()
     if run.accelerator.is_main_process and run.repo_id:
-        pushed = push_folder(out, run.repo_id, config.hub_private)
-        print(f"pushed to https://huggingface.co/{pushed}")
+        print(
+            "pushed to https://huggingface.co/" + push_folder(out, run.repo_id, config.hub_private)
+        )
 
 
 def command_line(config: TrainConfig, num_processes: int) -> str:
