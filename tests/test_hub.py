@@ -19,10 +19,11 @@ def online(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("name", "repo_id"), [("ddpm-digits", "learner/ddpm-digits"), ("org/model", "org/model")]
+    ("model_id", "repo_id"), [(None, "learner/ddpm-digits"), ("org/model", "org/model")]
 )
-def test_repo_id_gets_the_users_namespace(online, name, repo_id):
-    assert hub.check_push_to_hub(name) == repo_id
+def test_repo_id_gets_the_users_namespace(online, model_id, repo_id):
+    config = TrainConfig("runs/ddpm-digits", push_to_hub=True, hub_model_id=model_id)
+    assert hub.check_push_to_hub(config) == repo_id  # default: the output folder's name
 
 
 def state(output_dir: str) -> dict:

@@ -14,6 +14,7 @@ import datasets
 import huggingface_hub
 
 from diffusion_course.errors import UsageError
+from diffusion_course.options import TrainConfig
 
 
 def hub_reachable(timeout: float = 5.0) -> bool:
@@ -64,8 +65,9 @@ def load_hub_images(name: str, split: str, image_column: str | None) -> list:
     return list(dataset[column])
 
 
-def check_push_to_hub(repo_name: str) -> str:
-    """Check before training that an upload can work; return the repo id (``user/repo_name``)."""
+def check_push_to_hub(config: TrainConfig) -> str:
+    """Check before training that an upload can work; return the repo id (``user/name``)."""
+    name = config.hub_model_id or Path(config.output_dir).resolve().name
     if hub_offline():
         raise UsageError("--push-to-hub cannot upload with HF_HUB_OFFLINE=1; unset it")
     if not (token := huggingface_hub.get_token()):
@@ -82,7 +84,7 @@ def check_push_to_hub(repo_name: str) -> str:
             f"--push-to-hub: the Hub refused the token ({type(exc).__name__}); "
             "log in again with `hf auth login`"
         ) from None
-    return repo_name if "/" in repo_name else f"{user}/{repo_name}"
+    return name if "/" in name else f"{user}/{name}"
 
 
 def push_folder(folder: Path, repo_id: str, private: bool) -> str:

@@ -108,9 +108,7 @@ class TrainConfig:
     beta_schedule: str = setting("linear", "the betas (cosine: squaredcos_cap_v2)", BETA_SCHEDULES)
     rescale_betas_zero_snr: bool = setting(False, "zero terminal SNR (needs v_prediction)")
     num_train_timesteps: int = setting(1000, "noise levels of the forward process", positive_int)
-    snr_gamma: float | None = setting(
-        None, "min-SNR-gamma weighting, e.g. 5 (Hang et al. 2023)", positive
-    )
+    snr_gamma: float | None = setting(None, "min-SNR-gamma loss weight, e.g. 5", positive)
     train_batch_size: int = setting(64, "images per process and step", positive_int, "--batch-size")
     max_train_steps: int | None = setting(
         None, f"optimizer steps (default: {DEFAULT_MAX_STEPS} unless --num-epochs)", positive_int,
@@ -127,9 +125,7 @@ class TrainConfig:
     max_grad_norm: float = setting(1.0, "clip the gradient norm to this", positive)
     gradient_accumulation_steps: int = setting(1, "batches per optimizer step", positive_int)
     mixed_precision: str = setting("no", "bf16 (CPU or GPU) or fp16 (CUDA)", ("no", "bf16", "fp16"))
-    use_ema: bool = setting(
-        True, "sample with a moving average (EMA) of the weights", None, "--ema"
-    )
+    use_ema: bool = setting(True, "sample with the weights' moving average (EMA)", None, "--ema")
     ema_max_decay: float = setting(0.999, "EMA decay after its warm-up", fraction)
     ema_inv_gamma: float = setting(1.0, "EMA warm-up: inverse gamma")
     ema_power: float = setting(0.75, "EMA warm-up: power")

@@ -101,8 +101,7 @@ def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
     check_output_dir(config)
     images = load_training_images(config)
     checkpoint, state = ckpt.find_resume(config) if config.resume else (None, {})
-    name = config.hub_model_id or Path(config.output_dir).resolve().name
-    repo_id = check_push_to_hub(name) if config.push_to_hub else None
+    repo_id = check_push_to_hub(config) if config.push_to_hub else None
     run = set_up(config, images, checkpoint, state)
     run.repo_id = repo_id
     training_loop(run, hooks)
@@ -110,7 +109,9 @@ def train(config: TrainConfig, hooks: Sequence[Hook] = ()) -> Path:
     return run.out
 
 
-def set_up(config: TrainConfig, images: list, checkpoint: Path | None, state: dict):
+def set_up(
+    config: TrainConfig, images: list, checkpoint: Path | None, state: dict
+) -> TrainingProgress:
     """Accelerator, model, EMA, data, optimizer and lr schedule; then resume from ``checkpoint``."""
     accelerator = make_accelerator(config, resume_step=state.get("step", 0))
     set_seed(config.seed, device_specific=True)
@@ -240,16 +241,11 @@ def training_loop(run: TrainingProgress, hooks: Sequence[Hook] = ()) -> None:
             shared = torch.tensor([sum(losses) / len(losses), stop], device=accelerator.device)
             loss, stop = accelerator.reduce(shared, reduction="mean").tolist()
             images = config.train_batch_size * accumulation * accelerator.num_processes
-            speed = images / max(seconds, 1e-9)
-            lr = run.lr_scheduler.get_last_lr()[0]
+            speed, lr = round(images / max(seconds, 1e-9), 1), run.lr_scheduler.get_last_lr()[0]
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.0f}", lr=f"{lr:.1e}")
-            logged = {"epoch": epoch, "loss": round(loss, 6), "lr": lr}
-            logged |= {
-                "train_seconds": round(run.train_seconds, 3),
-                "images_per_second": round(speed, 1),
-            }
-            accelerator.log(logged, step=run.step)
+            logged = {"epoch": epoch, "loss": round(loss, 6), "lr": lr, "images_per_second": speed}
+            accelerator.log(logged | {"train_seconds": round(run.train_seconds, 3)}, step=run.step)
             if config.checkpointing_steps and run.step % config.checkpointing_steps == 0:
                 save_checkpoint(run)
             if config.save_samples_steps and run.step % config.save_samples_steps == 0:
@@ -322,7 +318,9 @@ def save_checkpoint(run: TrainingProgress) -> None:
     accelerator.wait_for_everyone()
 
 
-def save_sample_grid(run: TrainingProgress, path: Path, pipeline: DDPMPipeline | None = None):
+def save_sample_grid(
+    run: TrainingProgress, path: Path, pipeline: DDPMPipeline | None = None
+) -> None:
     """A grid of seeded samples (the same noise every time, so grids compare across steps)."""
     if run.accelerator.is_main_process:
         config = run.config
@@ -354,9 +352,8 @@ def save_results(run: TrainingProgress) -> None:
     run.accelerator.wait_for_everyone()
     run.accelerator.end_training()
     if run.accelerator.is_main_process and run.repo_id:
-        print(
-            "pushed to https://huggingface.co/" + push_folder(out, run.repo_id, config.hub_private)
-        )
+        pushed = push_folder(out, run.repo_id, config.hub_private)
+        print(f"pushed to https://huggingface.co/{pushed}")
 
 
 def command_line(config: TrainConfig, num_processes: int) -> str:
