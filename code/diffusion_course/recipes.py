@@ -56,10 +56,11 @@ BENCHMARK_RECIPES = {
     )
 }
 
-# From benchmarks/results.md: after 3 CPU-minutes (478 steps at the step cost measured there) "v"
-# (v-prediction) beats "base" (epsilon) by KID -65.4 [-87.9, -42.8] over 3 seeds each, an
-# interval that excludes 0; so does it at 2 minutes. The GPU variant is not measured (this
-# machine has no GPU; an estimate): the 'small' UNet with attention, twice the batch, more steps.
-_CPU = replace(BENCHMARK_RECIPES["v"], name="chapter", max_train_steps=478)
+# From benchmarks/results.md (3 seeds per finalist): after 3 CPU-minutes (478 steps at the step
+# cost measured there) "v-minsnr5" (v-prediction, min-SNR-5 loss weighting) beats the runner-up
+# "x0" by KID -11.9 [-21.5, -2.2], an interval that excludes 0; so does it at 2 minutes. The GPU
+# variant is not measured (this machine has no GPU; an estimate): the 'small' UNet with
+# attention, twice the batch, more steps.
+_CPU = replace(BENCHMARK_RECIPES["v-minsnr5"], name="chapter", max_train_steps=478)
 _GPU = replace(_CPU, name="chapter-gpu", model="small", lr_warmup_steps=200, train_batch_size=128)
 CHAPTER_RECIPE = replace(_CPU, gpu=_GPU.with_steps(4000))
