@@ -11,9 +11,15 @@ where the same minutes buy many more steps.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
+import torch
+
 from diffusion_course.options import TrainConfig, settings
+
+# Set to N, it makes Recipe.for_device pick the GPU variant on any device, cut to N training steps.
+GPU_RECIPE_STEPS_ENV = "DIFFUSION_COURSE_GPU_RECIPE_STEPS"
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,22 @@ class Recipe(TrainConfig):
 
     def with_steps(self, steps: int) -> Recipe:
         return replace(self, max_train_steps=steps)
+
+    def for_device(self, device: torch.device) -> Recipe:
+        """The GPU variant on a CUDA device, this recipe elsewhere.
+
+        ``DIFFUSION_COURSE_GPU_RECIPE_STEPS=N`` picks the GPU variant on any device, cut to N
+        steps, so that the tests run a chapter's Colab path on a CPU in CI.
+        """
+        forced = os.environ.get(GPU_RECIPE_STEPS_ENV)
+        if not forced:
+            return self.gpu if device.type == "cuda" and self.gpu else self
+        if not forced.isdigit() or int(forced) < 1:
+            raise ValueError(
+                f"{GPU_RECIPE_STEPS_ENV}={forced!r} is not a positive whole number of steps; "
+                "set it to e.g. 5, or unset it"
+            )
+        return (self.gpu or self).with_steps(int(forced))
 
 
 # The candidates of the study (benchmarks/study_run.py, benchmarks/results.md): each changes
@@ -84,4 +106,4 @@ CHAPTER_RECIPE = replace(
     ),
 )
 
-__all__ = ["BENCHMARK_RECIPES", "CHAPTER_RECIPE", "Recipe"]
+__all__ = ["BENCHMARK_RECIPES", "CHAPTER_RECIPE", "GPU_RECIPE_STEPS_ENV", "Recipe"]
