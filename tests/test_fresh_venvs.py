@@ -88,7 +88,7 @@ def checkout_of_head(path: Path, branch: str) -> Path:
 
 
 def colab_install_command(notebook: Path) -> list[str]:
-    """The ``%pip install ...`` line of a notebook's Colab cell, as ``pip install`` arguments."""
+    """The ``%pip install ...`` line of a notebook's Colab cell, as arguments of ``pip``."""
     cell = nbformat.read(notebook, as_version=4).cells[1].source
     magic = [line.strip() for line in cell.splitlines() if line.strip().startswith("%pip install")]
     assert len(magic) == 1, f"{notebook.name}: no single %pip install line in its Colab cell"
@@ -109,7 +109,7 @@ def test_colab_install_then_nbval_of_the_launchable_notebooks(tmp_path):
         "GIT_CONFIG_KEY_0": f"url.{clone.as_uri()}.insteadOf",
         "GIT_CONFIG_VALUE_0": url,
     }
-    run([python, "-m", *commands.pop()], env)
+    run([python, "-m", "pip", *commands.pop()], env)  # what %pip runs
     where = run([python, "-c", "import diffusion_course; print(diffusion_course.__file__)"], env)
     assert where.startswith(str(tmp_path / "venv")), where
     args = ["-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", *launchable]
