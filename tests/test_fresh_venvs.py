@@ -65,6 +65,7 @@ def child_env(venv: Path) -> dict[str, str]:
 def run(args: list, env: dict, cwd: Path | None = None, timeout: int = 1800) -> str:
     """Run a command; fail the test with the end of its output if it fails."""
     args = [str(a) for a in args]
+    env = env | {"PY_COLORS": "0"}  # plain text in the failure message
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{shlex.join(args)} failed:\n{output[-4000:]}"
@@ -112,7 +113,7 @@ def test_colab_install_then_nbval_of_the_launchable_notebooks(tmp_path):
     run([python, "-m", "pip", *commands.pop()], env)  # what %pip runs
     where = run([python, "-c", "import diffusion_course; print(diffusion_course.__file__)"], env)
     assert where.startswith(str(tmp_path / "venv")), where
-    args = ["-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", *launchable]
+    args = ["-m", "pytest", "--nbval-lax", "-x", "-p", "no:cacheprovider", "-q", *launchable]
     print(run([python, *args], env, cwd=clone)[-2000:])
 
 
