@@ -24,9 +24,10 @@ book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going --config $(ZH_CONFIG) --toc _toc.zh.yml --path-output _build/zh
 	cp -r _build/zh/_build/html _build/html/zh
 
-# Unit tests, nbval over the launchable notebooks, and the browser test against _build/html.
+# Unit tests, the browser test against _build/html, and nbval over the launchable notebooks in
+# a fresh venv where the package is installed as Colab installs it (tests/test_fresh_venvs.py).
 test: setup
-	$(BIN)/pytest tests book/en --nbval-lax -p no:cacheprovider
+	$(BIN)/pytest tests -p no:cacheprovider
 
 # Regenerate the launchable .ipynb beside every executable page (executes the English ones).
 notebooks: setup

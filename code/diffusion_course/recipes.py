@@ -4,9 +4,14 @@ chapter "Introduction to Diffusers" trains and shows as a command (with a larger
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
+import torch
+
 from diffusion_course.options import TrainConfig, settings
+
+GPU_RECIPE_STEPS_ENV = "DIFFUSION_COURSE_GPU_RECIPE_STEPS"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,16 @@ class Recipe(TrainConfig):
 
     def with_steps(self, steps: int) -> Recipe:
         return replace(self, max_train_steps=steps)
+
+    def for_device(self, device: torch.device) -> Recipe:
+        """The GPU variant on a CUDA device, else this recipe. ``GPU_RECIPE_STEPS_ENV=N`` forces
+        the GPU variant, cut to N steps, on any device (so CI runs the Colab path on a CPU)."""
+        forced = os.environ.get(GPU_RECIPE_STEPS_ENV)
+        if not forced:
+            return self.gpu if device.type == "cuda" and self.gpu else self
+        if not forced.isdigit() or int(forced) < 1:
+            raise ValueError(f"{GPU_RECIPE_STEPS_ENV}={forced!r} is not a positive whole number")
+        return (self.gpu or self).with_steps(int(forced))
 
 
 # The study's candidates (benchmarks/results.md), each changing one factor of "base"; the benchmark
