@@ -272,11 +272,12 @@ def diffusion_loss(
         return F.mse_loss(prediction.float(), target.float())
     per_image = F.mse_loss(prediction.float(), target.float(), reduction="none").mean((1, 2, 3))
     snr = compute_snr(scheduler, t)
-    weight = snr.clamp(max=snr_gamma)
     if kind == "epsilon":
-        weight = weight / snr.clamp(min=1e-8)
+        weight = (snr_gamma / snr).clamp(max=1)  # = min(SNR, gamma) / SNR, and 1 where SNR = 0
     elif kind == "v_prediction":
-        weight = weight / (snr + 1)
+        weight = snr.clamp(max=snr_gamma) / (snr + 1)
+    else:
+        weight = snr.clamp(max=snr_gamma)
     return (per_image * weight).mean()
 
 
