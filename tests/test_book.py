@@ -157,3 +157,29 @@ def test_shown_training_command_is_the_chapter_recipe(lang):
     steps = int(args[args.index("--max-train-steps") + 1])
     expected = CHAPTER_RECIPE.with_steps(steps).train_args("ddpm-digits")
     assert args == ["diffusion-course-train", *expected]
+
+
+INTERVAL = re.compile(r"[−-]?\d+(?:\.\d+)?\s\[[−-]?\d+(?:\.\d+)?,\s[−-]?\d+(?:\.\d+)?\]")
+
+
+def _dashes(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("−", "-"))
+
+
+@pytest.mark.parametrize(
+    "page", pages("en") + pages("zh"), ids=lambda p: p.parent.name + "/" + p.name
+)
+def test_quoted_intervals_come_from_the_page_or_the_benchmark(page):
+    """A "value [low, high]" in the prose must be printed by the page itself or by the benchmark
+    report, so a rerun of either cannot leave a stale figure in the text."""
+    prose = re.sub(r"```\{code-cell\}.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    sources = [
+        (ROOT / "benchmarks" / name).read_text(encoding="utf-8")
+        for name in ("results.md", "results.zh.md")
+    ]
+    notebook = page.with_suffix(".ipynb")
+    if notebook.exists():
+        sources.append(notebook.read_text(encoding="utf-8").replace("\\n", " "))
+    known = _dashes(" ".join(sources))
+    missing = [q for q in INTERVAL.findall(prose) if _dashes(q) not in known]
+    assert not missing, missing
