@@ -64,6 +64,32 @@ def test_stale_notebook_is_detected_and_regenerated(tmp_path):
     assert is_stale(page, root)
 
 
+def test_prose_only_keeps_outputs_and_refuses_changed_code(tmp_path, capsys):
+    root = tmp_path / "repo"
+    for lang in ("en", "zh"):
+        (root / "book" / lang / "unit1").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    header = (ROOT / "book/en/unit1/00_first_steps.md").read_text().split("---", 2)[1]
+    pages = {lang: root / f"book/{lang}/unit1/p.md" for lang in ("en", "zh")}
+    for lang, prose in [("en", "Hello"), ("zh", "你好")]:
+        pages[lang].write_text(
+            f"---{header}---\n\n# {prose}\n\n```{{code-cell}} ipython3\nprint(6 * 7)\n```\n"
+        )
+    assert notebooks.main(["--root", str(root)]) == 0
+    pages["zh"].write_text(pages["zh"].read_text().replace("你好", "您好"))
+    assert is_stale(pages["zh"], root)
+    assert notebooks.main(["--root", str(root), "--prose-only"]) == 0
+    assert not is_stale(pages["zh"], root)
+    zh = nbformat.read(root / "book/zh/unit1/p.ipynb", as_version=4)
+    assert zh.cells[-1].outputs[0]["text"] == "42\n" and "您好" in zh.cells[2].source
+    for page in pages.values():
+        page.write_text(page.read_text().replace("6 * 7", "6 * 9"))
+    before = (root / "book/en/unit1/p.ipynb").read_bytes()
+    assert notebooks.main(["--root", str(root), "--prose-only"]) == 2
+    assert "a code cell changed; run without --prose-only" in capsys.readouterr().err
+    assert (root / "book/en/unit1/p.ipynb").read_bytes() == before
+
+
 def test_install_cell_comes_from_the_configured_repository(tmp_path):
     root = tmp_path / "repo"
     (root / "book" / "en").mkdir(parents=True)

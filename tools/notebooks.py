@@ -8,7 +8,9 @@ the English outputs instead of running a second time.
 
 Book tooling, not part of the course package: ``python tools/notebooks.py`` regenerates all
 notebooks, ``python tools/notebooks.py book/en/unit1/NAME.md`` one chapter in both languages,
-``--check`` lists notebooks that are out of date with their pages (the tests do the same).
+``--check`` lists notebooks that are out of date with their pages (the tests do the same);
+``--prose-only`` rewrites them after a change to the prose alone, keeping the outputs (it
+refuses when a code cell changed, since the outputs would no longer be that code's).
 It needs jupytext and nbclient, which ``requirements.txt`` installs.
 """
 
@@ -127,12 +129,19 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 1200) -> None:
     nb.metadata = metadata
 
 
-def copy_outputs(source: nbformat.NotebookNode, target: nbformat.NotebookNode) -> None:
+def copy_outputs(
+    source: nbformat.NotebookNode,
+    target: nbformat.NotebookNode,
+    mismatch: str = "the English and Chinese pages have different code cells",
+) -> None:
     """Give the target the source's outputs; their code cells must be identical."""
     src_code = [c for c in source.cells if c.cell_type == "code"]
     dst_code = [c for c in target.cells if c.cell_type == "code"]
-    if [c.source for c in src_code[1:]] != [c.source for c in dst_code[1:]]:
-        raise ValueError("the English and Chinese pages have different code cells")
+    same = [(c.source, c.metadata) for c in src_code[1:]] == [
+        (c.source, c.metadata) for c in dst_code[1:]
+    ]
+    if not same:
+        raise ValueError(mismatch)
     for src, dst in zip(src_code, dst_code, strict=True):
         dst["outputs"] = copy.deepcopy(src.get("outputs", []))
         dst["execution_count"] = src.get("execution_count")
@@ -167,12 +176,17 @@ def write_atomically(nb: nbformat.NotebookNode, path: Path) -> None:
     tmp.replace(path)
 
 
-def regenerate(root: Path, pages: list[Path], run: bool = True) -> None:
-    """Regenerate the English notebooks (executed) and their Chinese twins (outputs copied)."""
+def regenerate(root: Path, pages: list[Path], run: bool = True, prose_only: bool = False) -> None:
+    """Regenerate the English notebooks (executed, or with the outputs they have when only the
+    prose changed) and their Chinese twins (outputs copied)."""
     english = sorted({p if language_of(p, root) == "en" else twin_of(p, root) for p in pages})
     for page in english:
         nb = build_notebook(page, root)
-        if run:
+        if prose_only:
+            old = nbformat.read(notebook_path(page), as_version=4)
+            mismatch = f"{page.relative_to(root)}: a code cell changed; run without --prose-only"
+            copy_outputs(old, nb, mismatch)
+        elif run:
             print(f"executing {page.relative_to(root)}", flush=True)
             execute(nb, page.parent)
         zh_page = twin_of(page, root)
@@ -189,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root")
     parser.add_argument("--check", action="store_true", help="only list out-of-date notebooks")
     parser.add_argument("--no-execute", action="store_true", help="write notebooks without outputs")
+    parser.add_argument(
+        "--prose-only", action="store_true", help="keep the outputs: only the prose changed"
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if not (root / "_config.yml").exists():
@@ -203,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         for page in stale:
             print(f"out of date: {notebook_path(page).relative_to(root)}")
         return 1 if stale else 0
-    regenerate(root, pages, run=not args.no_execute)
+    try:
+        regenerate(root, pages, run=not args.no_execute, prose_only=args.prose_only)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
