@@ -70,3 +70,24 @@ def test_samples_read_as_digits(pipeline):
     assert report.recognizable.low > 0.85, report
     assert report.class_coverage == 10, report
     assert report.kid.low < report.reference_kid.high, report  # within the noise of real digits
+
+
+def evaluate_cli(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "diffusion_course.evaluate", str(PRETRAINED_DIR), *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=subprocess_env(), cwd=REPO, timeout=300
+    )
+
+
+def test_evaluate_compare_pairs_the_samples(tmp_path):
+    # The same model on both sides: with paired noise every difference is exactly zero.
+    quick = ["--num-samples", "16", "--sampler", "ddim", "--steps", "2"]
+    result = evaluate_cli(*quick, "--compare", str(PRETRAINED_DIR))
+    assert result.returncode == 0, result.stderr
+    difference = result.stdout.strip().splitlines()[-1]
+    assert difference.startswith("this minus ")
+    assert "KID A-B 0.00 [0.00, 0.00]" in difference, difference
+    assert "recognizable A-B +0.0% [+0.0%, +0.0%]" in difference, difference
+    missing = evaluate_cli(*quick, "--compare", str(tmp_path))
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.startswith("error: ") and "model_index.json" in missing.stderr

@@ -7,7 +7,9 @@ Usage::
 It prints one line such as ``KID 12.34 [9.87, 15.02] (real vs real 0.41 [-2.10, 3.30]) |
 recognizable 91% [88%, 94%] (real 99% [98%, 100%]) | classes 10/10`` (see ``metrics.py``).
 ``--sampler ddim`` or ``dpm`` samples with DDIM or DPM-Solver++ instead of the pipeline's own
-DDPM scheduler (see ``with_sampler``).
+DDPM scheduler (see ``with_sampler``). ``--compare OTHER_DIR`` also samples a second pipeline
+from the same initial noise and prints the paired difference (this minus other, see
+``metrics.compare_samples``): the way to tell whether a retrained model is really better.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from diffusers import DDIMScheduler, DDPMPipeline, DPMSolverMultistepScheduler
 
 from diffusion_course.device import get_device
 from diffusion_course.errors import UsageError
-from diffusion_course.metrics import QualityReport, evaluate_samples
+from diffusion_course.metrics import QualityReport, compare_samples, evaluate_samples
 
 SAMPLERS = ("ddpm", "ddim", "dpm")
 
@@ -80,14 +82,20 @@ def evaluate_pipeline(
     return evaluate_samples(images, seed=seed)
 
 
-def load_pipeline(path: str | Path, device: torch.device | str | None = None) -> DDPMPipeline:
-    """Load a saved DDPMPipeline folder, with a one-line error if it is not one."""
+def check_pipeline_dir(path: str | Path) -> Path:
+    """The folder, if it holds a saved pipeline; else a one-line UsageError."""
     folder = Path(path)
     if not (folder / "model_index.json").is_file():
         raise UsageError(
             f"{folder} is not a saved pipeline (no model_index.json); "
             "pass the --output-dir of a finished training run"
         )
+    return folder
+
+
+def load_pipeline(path: str | Path, device: torch.device | str | None = None) -> DDPMPipeline:
+    """Load a saved DDPMPipeline folder, with a one-line error if it is not one."""
+    folder = check_pipeline_dir(path)
     pipeline = DDPMPipeline.from_pretrained(str(folder), local_files_only=True)
     return pipeline.to(get_device(str(device) if device else None))
 
@@ -103,20 +111,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu, cuda, ... (default: best available)")
+    parser.add_argument(
+        "--compare", metavar="OTHER_DIR", help="another saved pipeline: print this minus it, "
+        "both sampled from the same initial noise",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.num_samples < 2 or args.steps < 1:
         print("error: --num-samples must be >= 2 and --steps >= 1", file=sys.stderr)
         return 2
     try:
+        for folder in (args.pipeline_dir, args.compare or args.pipeline_dir):
+            check_pipeline_dir(folder)  # both, before the slow part
         pipeline = load_pipeline(args.pipeline_dir, args.device)
+        other = load_pipeline(args.compare, args.device) if args.compare else None
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = evaluate_pipeline(pipeline, args.num_samples, args.steps, args.seed, args.sampler)
-    print(
-        f"{report}  [{args.num_samples} samples, {args.sampler} {args.steps} steps, "
-        f"seed {args.seed}]"
-    )
+    setting = f"[{args.num_samples} samples, {args.sampler} {args.steps} steps, seed {args.seed}]"
+
+    def sample(p: DDPMPipeline) -> torch.Tensor:
+        return generate(with_sampler(p, args.sampler), args.num_samples, args.steps, args.seed)
+
+    images = sample(pipeline)
+    print(f"{evaluate_samples(images, seed=args.seed)}  {setting}")
+    if other is not None:
+        others = sample(other)
+        print(f"{args.compare}: {evaluate_samples(others, seed=args.seed)}")
+        print(f"this minus {args.compare}: {compare_samples(images, others, seed=args.seed)}")
     return 0
 
 
