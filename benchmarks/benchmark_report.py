@@ -5,8 +5,10 @@ t-interval (seeds are the unit of replication: a new seed is a new training run)
 with one seed (the screening) show the bootstrap interval over samples instead, which is
 narrower because it ignores seed-to-seed variation. The **resolution** is the half-width of
 the 95 % interval of a difference between two recipes of ``n`` seeds, computed from the
-pooled seed-to-seed spread of all multi-seed recipes: differences smaller than it are not
-called real.
+pooled seed-to-seed spread of the contenders (the recipes with the lowest mean KID at that
+budget; the spread grows with the KID level, so the far-behind recipes would inflate it
+where no winner is decided): differences smaller than it are not called real. Each recipe is
+also compared with the best one at each budget (Welch interval of the difference).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from diffusion_course.recipes import BENCHMARK_RECIPES, CHAPTER_RECIPE
 HERE = Path(__file__).parent
 PLOT = HERE / "quality_vs_minutes.png"
 MAIN = ("ema", "ddim", 25.0)  # weights, sampler, steps of the main table
+CONTENDERS = 5  # recipes whose seed-to-seed spread sets the resolution
 Row = dict
 Stat = Callable[[list[float]], tuple[float, float, float]]
 
@@ -76,16 +79,25 @@ def summarise(rows: list[Row], mean_interval: Stat) -> list[dict]:
     return out
 
 
-def resolution(rows: list[Row], minutes: float, seeds: int = 3) -> tuple[float, float, int]:
-    """Pooled seed-to-seed SD of KID over the multi-seed recipes at one budget (the spread
-    grows with the KID level, so budgets are not pooled), and the smallest difference between
-    two recipes of ``seeds`` seeds whose 95 % interval excludes zero."""
-    residuals, dof = 0.0, 0
-    for (_, _, at), group in grouped(rows).items():
-        if at == minutes and len(group) >= 2:
-            kid = np.array([r["kid"] for r in group])
-            residuals += ((kid - kid.mean()) ** 2).sum()
-            dof += len(kid) - 1
+def multi_seed(rows: list[Row], minutes: float) -> dict[str, list[float]]:
+    """recipe -> KID of each seed at one budget, for the recipes with 3 or more seeds."""
+    return {
+        recipe: [r["kid"] for r in group]
+        for (recipe, schedule, at), group in grouped(rows).items()
+        if schedule == 3 and at == minutes and len(group) >= 3
+    }
+
+
+def resolution(
+    rows: list[Row], minutes: float, seeds: int = 3, contenders: int = CONTENDERS
+) -> tuple[float, float, int]:
+    """Pooled seed-to-seed SD of KID over the ``contenders`` best multi-seed recipes at one
+    budget (budgets are not pooled either: the spread grows with the KID level), and the
+    smallest difference between two recipes of ``seeds`` seeds whose 95 % interval excludes 0."""
+    kids = multi_seed(rows, minutes)
+    best = sorted(kids, key=lambda name: np.mean(kids[name]))[:contenders]
+    residuals = sum(((np.array(kids[n]) - np.mean(kids[n])) ** 2).sum() for n in best)
+    dof = sum(len(kids[n]) - 1 for n in best)
     if dof == 0:
         return float("nan"), float("nan"), 0
     sd = float(np.sqrt(residuals / dof))
@@ -102,21 +114,30 @@ def difference(a: list[float], b: list[float]) -> tuple[float, float, float]:
     return float(d), float(d - half), float(d + half)
 
 
+def ranking(rows: list[Row], minutes: float) -> list[dict]:
+    """Multi-seed recipes at one budget, best first, each with its difference from the best."""
+    kids = multi_seed(rows, minutes)
+    ranked = sorted(kids, key=lambda name: np.mean(kids[name]))
+    out = []
+    for name in ranked:
+        d = difference(kids[name], kids[ranked[0]]) if name != ranked[0] else None
+        out.append({"recipe": name, "minutes": minutes, "diff": d, "ties": d is None or d[1] <= 0})
+    return out
+
+
 def verdicts(rows: list[Row]) -> list[dict]:
     """Per budget: the lowest mean KID among multi-seed recipes vs the runner-up."""
     out = []
-    by_minutes: dict[float, dict[str, list[float]]] = defaultdict(dict)
-    for (recipe, _, minutes), group in grouped(rows).items():
-        if len(group) >= 3:
-            by_minutes[minutes][recipe] = [r["kid"] for r in group]
-    for minutes, recipes in sorted(by_minutes.items()):
-        if len(recipes) < 2:
+    for minutes in sorted({r["minutes"] for r in rows if r["schedule"] == 3}):
+        ranked = ranking(rows, minutes)
+        if len(ranked) < 2:
             continue
-        ranked = sorted(recipes, key=lambda name: np.mean(recipes[name]))
-        d = difference(recipes[ranked[0]], recipes[ranked[1]])
+        d = ranked[1]["diff"]
+        d = (-d[0], -d[2], -d[1])  # best - runner-up
         out.append(
-            {"minutes": minutes, "best": ranked[0], "runner_up": ranked[1], "diff": d,
-             "separated": d[2] < 0}
+            {"minutes": minutes, "best": ranked[0]["recipe"], "runner_up": ranked[1]["recipe"],
+             "diff": d, "separated": d[2] < 0,
+             "ties_best": [r["recipe"] for r in ranked[1:] if r["ties"]]}
         )  # fmt: skip
     return out
 
@@ -153,31 +174,42 @@ def write_csv(summary: list[dict], rows: list[Row]) -> None:
 
 
 def plot(summary: list[dict]) -> None:
-    """KID vs CPU-minutes, one line per multi-seed recipe, shaded 95 % intervals."""
+    """KID vs CPU-minutes, one line per multi-seed recipe: all of them (means) on the left,
+    the contenders at 3 minutes with shaded 95 % intervals on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    main = [s for s in summary if s["schedule"] == 3]
-    for name in sorted({s["recipe"] for s in main}):
-        pts = sorted((s for s in main if s["recipe"] == name), key=lambda s: s["minutes"])
-        x = [p["minutes"] for p in pts]
-        line = ax.plot(x, [p["kid_mean"] for p in pts], marker="o", label=name)[0]
-        ax.fill_between(
-            x, [p["kid_low"] for p in pts], [p["kid_high"] for p in pts],
-            color=line.get_color(), alpha=0.2,
-        )  # fmt: skip
-    ref = summary[0]
-    ax.axhspan(ref["reference_kid_low"], ref["reference_kid_high"], color="grey", alpha=0.25)
-    ax.axhline(ref["reference_kid"], color="grey", lw=1, label="real / real")
-    ax.set_xlabel("CPU-min")
-    ax.set_ylabel("KID × 10³")
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_xticks(sorted({s["minutes"] for s in summary}))
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    main = [s for s in summary if s["schedule"] == 3 and s["seeds"] >= 3]
+    final = sorted((s for s in main if s["minutes"] == 3), key=lambda s: s["kid_mean"])
+    names = [s["recipe"] for s in final]
+    palette = plt.get_cmap("tab10").colors  # recipes past the tenth get dashed lines
+    style = {n: (palette[i % 10], "-" if i < 10 else "--") for i, n in enumerate(names)}
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=120, sharey=True)
+    for ax, shown, shade in ((axes[0], names, False), (axes[1], names[:CONTENDERS], True)):
+        for name in shown:
+            pts = sorted((s for s in main if s["recipe"] == name), key=lambda s: s["minutes"])
+            x = [p["minutes"] for p in pts]
+            ax.plot(x, [p["kid_mean"] for p in pts], marker="o", ms=3, label=name,
+                    color=style[name][0], linestyle=style[name][1])  # fmt: skip
+            if shade:
+                ax.fill_between(
+                    x, [p["kid_low"] for p in pts], [p["kid_high"] for p in pts],
+                    color=style[name][0], alpha=0.2,
+                )  # fmt: skip
+        ref = summary[0]
+        ax.axhspan(ref["reference_kid_low"], ref["reference_kid_high"], color="grey", alpha=0.25)
+        ax.axhline(ref["reference_kid"], color="grey", lw=1)  # real vs real
+        ax.set_xlabel("CPU min")
+        ax.set_yscale("symlog", linthresh=10)
+        ax.set_ylim(bottom=-50)  # intervals reaching further down are cut at the axis
+        ax.set_xticks([1, 2, 3])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2 if len(shown) > 7 else 1)
+    axes[0].set_ylabel("KID × 10³")
+    for ax, label in zip(axes, "ab", strict=True):  # language-neutral; the captions explain
+        ax.set_title(f"({label})", fontsize=9, loc="left")
     fig.tight_layout()
     fig.savefig(PLOT, metadata={"Software": None})
     plt.close(fig)
@@ -204,6 +236,7 @@ def write_report(rows: list[Row], mean_interval: Stat) -> None:
         "rows": rows,
         "resolution": {m: resolution(rows, m) for m in (1.0, 2.0, 3.0)},
         "verdicts": verdicts(rows),
+        "rankings": {m: ranking(rows, m) for m in (1.0, 2.0, 3.0)},
         "costs": costs,
         "machine": machine(costs),
         "chapter": CHAPTER_RECIPE.name,

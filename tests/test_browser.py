@@ -325,6 +325,16 @@ def test_pages_show_every_figure_their_notebook_produced(site, page, lang):
         assert expected > 0 and shown == expected, f"{lang}/{rel}: {shown} of {expected} figures"
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_diffusers_chapter_shows_the_benchmark_plot(site, page, lang):
+    page.goto(site + url_of(lang, "unit1/01_introduction_to_diffusers"))
+    plots = page.evaluate(
+        """() => Array.from(document.images).filter(i => i.src.includes('quality_vs_minutes'))
+            .map(i => i.complete ? i.naturalWidth : 0)"""
+    )
+    assert len(plots) == 1 and plots[0] > 500, plots
+
+
 def test_landing_page_shows_the_course_in_both_languages(site, page):
     page.goto(f"{site}/index.html")  # Jupyter Book's redirect to the root page
     page.wait_for_url("**/book/index.html")

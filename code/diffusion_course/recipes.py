@@ -71,11 +71,12 @@ BENCHMARK_RECIPES = {
     )
 }
 
-# From benchmarks/results.md (3 seeds per finalist): after 3 CPU-minutes (478 steps at the step
-# cost measured there) "v-minsnr5" (v-prediction, min-SNR-5 loss weighting) beats the runner-up
-# "x0" by KID -11.9 [-21.5, -2.2], an interval that excludes 0; so does it at 2 minutes. The GPU
-# variant is not measured (this machine has no GPU; an estimate): the 'small' UNet with
-# attention, twice the batch, more steps.
+# From benchmarks/results.md (14 recipes, 3 seeds each): "v-minsnr5" (v-prediction, min-SNR-5
+# loss weighting) is the only recipe that is the best or tied with the best after 1, 2 and 3
+# CPU-minutes: it beats the runner-up "x0" at 2 minutes (KID -18.0 [-31.8, -4.1]) and has the
+# lowest mean at 3 minutes (478 steps at the step cost measured there), where it ties with
+# "eps-minsnr5". The GPU variant is not measured (this machine has no GPU; an estimate): the
+# 'small' UNet with attention, twice the batch, more steps.
 _CPU = replace(BENCHMARK_RECIPES["v-minsnr5"], name="chapter", max_train_steps=478)
 _GPU = replace(_CPU, name="chapter-gpu", model="small", lr_warmup_steps=200, train_batch_size=128)
 CHAPTER_RECIPE = replace(_CPU, gpu=_GPU.with_steps(4000))
