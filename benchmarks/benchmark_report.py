@@ -137,7 +137,7 @@ def verdicts(rows: list[Row]) -> list[dict]:
         out.append(
             {"minutes": minutes, "best": ranked[0]["recipe"], "runner_up": ranked[1]["recipe"],
              "diff": d, "separated": d[2] < 0,
-             "ties_best": [r["recipe"] for r in ranked[1:] if r["ties"]]}
+             "also_tied": [r["recipe"] for r in ranked[2:] if r["ties"]]}
         )  # fmt: skip
     return out
 

@@ -50,6 +50,11 @@ def table(summary: list[dict], labels: dict, schedule: float) -> list[str]:
     return lines
 
 
+def codes(names: list[str], separator: str) -> str:
+    """Recipe names as inline code, joined with the language's list separator."""
+    return separator.join(f"`{name}`" for name in names)
+
+
 def ranking_table(rankings: dict[float, list[dict]], labels: dict) -> list[str]:
     """KID difference of every multi-seed recipe from the best one at each budget."""
     order = [r["recipe"] for r in rankings.get(3.0, [])]
@@ -211,16 +216,16 @@ def findings_en(f: dict, k: dict) -> list[str]:
             if v["separated"]
             else "the interval of the difference includes 0: they **tie**"
         )
-        others = [n for n in v["ties_best"] if n != v["runner_up"]]
-        also = f" Also within noise of it: {', '.join(f'`{n}`' for n in others)}." if others else ""
+        others = codes(v["also_tied"], ", ")
+        also = f" Also within noise of it: {others}." if others else ""
         out.append(
             f"- **{v['minutes']:g} CPU-min** (3 seeds each): lowest mean KID `{v['best']}`, "
             f"runner-up `{v['runner_up']}`; difference {fmt(*v['diff'])}; {verdict}.{also}"
         )
     if k["steady"]:
-        names = ", ".join(f"`{n}`" for n in k["steady"])
         out.append(
-            f"- **Best or tied with the best at every budget** (1, 2 and 3 CPU-min): {names}"
+            "- **Best or tied with the best at every budget** (1, 2 and 3 CPU-min): "
+            + codes(k["steady"], ", ")
             + (" (the only one)." if len(k["steady"]) == 1 else ".")
         )
     for minutes, (sd, res, dof) in f["resolution"].items():
@@ -282,17 +287,16 @@ def chinese(f: dict) -> str:
         verdict = (
             "差值的区间不含 0：差异真实存在" if v["separated"] else "差值的区间包含 0：二者**持平**"
         )
-        others = [n for n in v["ties_best"] if n != v["runner_up"]]
-        names = "、".join(f"`{n}`" for n in others)
-        also = f"与它的差距同样在噪声之内的还有：{names}。" if others else ""
+        others = codes(v["also_tied"], "、")
+        also = f"与它的差距同样在噪声之内的还有：{others}。" if others else ""
         lines.append(
             f"- **{v['minutes']:g} 个 CPU 分钟**（各 3 个种子）：平均 KID 最低的是 `{v['best']}`，"
             f"第二名 `{v['runner_up']}`；差值 {fmt(*v['diff'])}；{verdict}。{also}"
         )
     if k["steady"]:
-        names = "、".join(f"`{n}`" for n in k["steady"])
         lines.append(
-            f"- **在每个预算下（1、2、3 个 CPU 分钟）都是最佳或与最佳持平**：{names}"
+            "- **在每个预算下（1、2、3 个 CPU 分钟）都是最佳或与最佳持平**："
+            + codes(k["steady"], "、")
             + ("（仅此一个）。" if len(k["steady"]) == 1 else "。")
         )
     for minutes, (sd, res, dof) in f["resolution"].items():

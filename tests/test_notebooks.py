@@ -75,6 +75,9 @@ def test_prose_only_keeps_outputs_and_refuses_changed_code(tmp_path, capsys):
         pages[lang].write_text(
             f"---{header}---\n\n# {prose}\n\n```{{code-cell}} ipython3\nprint(6 * 7)\n```\n"
         )
+    assert notebooks.main(["--root", str(root), "--prose-only"]) == 2  # nothing to keep yet
+    assert "has no notebook yet; run without --prose-only" in capsys.readouterr().err
+    assert not (root / "book/en/unit1/p.ipynb").exists()
     assert notebooks.main(["--root", str(root)]) == 0
     pages["zh"].write_text(pages["zh"].read_text().replace("你好", "您好"))
     assert is_stale(pages["zh"], root)

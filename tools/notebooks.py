@@ -183,6 +183,10 @@ def regenerate(root: Path, pages: list[Path], run: bool = True, prose_only: bool
     for page in english:
         nb = build_notebook(page, root)
         if prose_only:
+            if not notebook_path(page).exists():
+                raise ValueError(
+                    f"{page.relative_to(root)} has no notebook yet; run without --prose-only"
+                )
             old = nbformat.read(notebook_path(page), as_version=4)
             mismatch = f"{page.relative_to(root)}: a code cell changed; run without --prose-only"
             copy_outputs(old, nb, mismatch)

@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --num-samples must be >= 2 and --steps >= 1", file=sys.stderr)
         return 2
     try:
-        for folder in (args.pipeline_dir, args.compare or args.pipeline_dir):
+        for folder in filter(None, (args.pipeline_dir, args.compare)):
             check_pipeline_dir(folder)  # both, before the slow part
         pipeline = load_pipeline(args.pipeline_dir, args.device)
         other = load_pipeline(args.compare, args.device) if args.compare else None
